@@ -1,0 +1,111 @@
+"""Domain errors shared by the services; they carry a machine-readable reason and know nothing of gRPC.
+
+Hierarchy::
+
+    ResumeflowError
+    ├── InvalidArgumentError            bad request fields; `violations` lists every problem
+    │   └── InvalidWorkflowError        a workflow definition that is not a valid graph
+    ├── NotFoundError
+    │   ├── WorkflowNotFoundError
+    │   └── RunNotFoundError
+    ├── AlreadyExistsError
+    ├── FailedPreconditionError         the request is valid but the state forbids it
+    ├── ConflictError                   a concurrent change won (gRPC ABORTED)
+    ├── UnauthenticatedError
+    └── UnavailableError                a dependency (the history service, the database) is down
+
+`rpc.errors` maps each class to a gRPC status code; servicers never pick codes themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One problem with one field of a request (google.rpc.BadRequest.FieldViolation)."""
+
+    field: str
+    description: str
+    reason: str = ""
+
+
+class ResumeflowError(Exception):
+    """Base class of every error the services report to clients.
+
+    Attributes:
+        reason: A machine-readable UPPER_SNAKE reason (google.rpc.ErrorInfo.reason).
+        message: A human-readable sentence.
+        metadata: Context that travels in ErrorInfo.metadata.
+        violations: Every field problem, for errors about the request itself.
+    """
+
+    default_reason = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        violations: Iterable[FieldViolation] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.metadata = dict(metadata or {})
+        self.violations = list(violations)
+
+
+class InvalidArgumentError(ResumeflowError):
+    default_reason = "INVALID_ARGUMENT"
+
+
+class InvalidWorkflowError(InvalidArgumentError):
+    default_reason = "INVALID_WORKFLOW"
+
+
+class NotFoundError(ResumeflowError):
+    default_reason = "NOT_FOUND"
+
+
+class WorkflowNotFoundError(NotFoundError):
+    default_reason = "WORKFLOW_NOT_FOUND"
+
+    def __init__(self, workflow_id: str, version: int = 0) -> None:
+        what = f"workflow {workflow_id!r}" + (f" version {version}" if version else "")
+        metadata = {"workflow_id": workflow_id}
+        if version:
+            metadata["version"] = str(version)
+        super().__init__(f"{what} does not exist", metadata=metadata)
+        self.workflow_id = workflow_id
+
+
+class RunNotFoundError(NotFoundError):
+    default_reason = "RUN_NOT_FOUND"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} does not exist", metadata={"run_id": run_id})
+        self.run_id = run_id
+
+
+class AlreadyExistsError(ResumeflowError):
+    default_reason = "ALREADY_EXISTS"
+
+
+class FailedPreconditionError(ResumeflowError):
+    default_reason = "FAILED_PRECONDITION"
+
+
+class ConflictError(ResumeflowError):
+    default_reason = "CONFLICT"
+
+
+class UnauthenticatedError(ResumeflowError):
+    default_reason = "UNAUTHENTICATED"
+
+
+class UnavailableError(ResumeflowError):
+    default_reason = "UNAVAILABLE"
