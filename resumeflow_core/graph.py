@@ -48,7 +48,7 @@ def find_cycle(node_ids: Iterable[str], children: Mapping[str, Sequence[str]]) -
                 color[path.pop()] = black
                 iterators.pop()
             elif color.get(child, black) == grey:
-                return path[path.index(child):] + [child]
+                return path[path.index(child) :] + [child]
             elif color.get(child) == white:
                 color[child] = grey
                 path.append(child)

@@ -21,8 +21,9 @@ def validate_workflow(workflow: Workflow, registry: NodeTypeRegistry) -> None:
         problems.add("workflow.id", "must match [a-z0-9][a-z0-9_-]{0,62}", "INVALID_ID")
     node_types = _check_nodes(workflow, registry, problems)
     valid_edges = _check_edges(workflow, node_types, problems)
-    if not problems.violations:
-        _check_shape(workflow, valid_edges, problems)
+    # Shape checks run on the usable edges even when other problems were found: the
+    # caller must see every problem at once, a cycle included.
+    _check_shape(workflow, valid_edges, problems)
     if problems.violations:
         count = len(problems.violations)
         raise InvalidWorkflowError(
@@ -40,9 +41,7 @@ class _Problems:
         self.violations.append(FieldViolation(field, description, reason))
 
 
-def _check_nodes(
-    workflow: Workflow, registry: NodeTypeRegistry, problems: _Problems
-) -> dict[str, str]:
+def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Problems) -> dict[str, str]:
     """Check ids, types and configs; return node id → type for the nodes with a usable id."""
     node_types: dict[str, str] = {}
     starts = []
@@ -61,20 +60,24 @@ def _check_nodes(
         node_type = registry.get(node.type)
         if node_type is None:
             known = ", ".join(registry.names())
-            problems.add(f"{path}.type", f"unknown node type {node.type!r} (known: {known})",
-                         "UNKNOWN_NODE_TYPE")
+            problems.add(
+                f"{path}.type", f"unknown node type {node.type!r} (known: {known})", "UNKNOWN_NODE_TYPE"
+            )
         else:
             for key, description in node_type.validate_config(node.config):
-                problems.add(f"{path}.config.{key}" if key else f"{path}.config", description,
-                             "INVALID_NODE_CONFIG")
+                problems.add(
+                    f"{path}.config.{key}" if key else f"{path}.config", description, "INVALID_NODE_CONFIG"
+                )
         if node.retry is not None and node.retry.max_attempts < 0:
             problems.add(f"{path}.retry.max_attempts", "must not be negative", "INVALID_RETRY")
         if node.timeout is not None and node.timeout <= 0:
             problems.add(f"{path}.timeout", "must be positive", "INVALID_TIMEOUT")
     if workflow.nodes and len(starts) != 1:
-        problems.add("workflow.nodes",
-                     f"exactly one node of type 'start' is required, found {len(starts)}",
-                     "START_NODE_COUNT")
+        problems.add(
+            "workflow.nodes",
+            f"exactly one node of type 'start' is required, found {len(starts)}",
+            "START_NODE_COUNT",
+        )
     return node_types
 
 
@@ -103,29 +106,34 @@ def _check_edges(
         if edge.branch and edge.branch not in BRANCHES:
             problems.add(f"{path}.branch", "must be 'true', 'false' or empty", "INVALID_BRANCH")
         elif edge.branch and source_type not in (None, "condition"):
-            problems.add(f"{path}.branch", "only edges out of a condition node take a branch",
-                         "INVALID_BRANCH")
+            problems.add(
+                f"{path}.branch", "only edges out of a condition node take a branch", "INVALID_BRANCH"
+            )
         elif not edge.branch and source_type == "condition":
-            problems.add(f"{path}.branch", "edges out of a condition node need branch 'true' or 'false'",
-                         "MISSING_BRANCH")
+            problems.add(
+                f"{path}.branch",
+                "edges out of a condition node need branch 'true' or 'false'",
+                "MISSING_BRANCH",
+            )
         if node_types.get(edge.target) == "start":
-            problems.add(f"{path}.target", "the start node cannot have incoming edges",
-                         "EDGE_INTO_START")
+            problems.add(f"{path}.target", "the start node cannot have incoming edges", "EDGE_INTO_START")
         if ok:
             valid.append((edge.source, edge.target))
     return valid
 
 
 def _check_shape(workflow: Workflow, edges: list[tuple[str, str]], problems: _Problems) -> None:
-    """Check acyclicity and that every node is reachable from the start node."""
+    """Check acyclicity and, when there is exactly one start node, that every node is reachable from it."""
     children: dict[str, list[str]] = defaultdict(list)
     for source, target in edges:
         children[source].append(target)
     cycle = find_cycle([node.id for node in workflow.nodes], children)
     if cycle:
         problems.add("workflow.edges", "the graph has a cycle: " + " -> ".join(cycle), "CYCLE")
-        return
-    start = next(node.id for node in workflow.nodes if node.type == "start")
+    starts = [node.id for node in workflow.nodes if node.type == "start"]
+    if len(starts) != 1:
+        return  # already reported; reachability from "the" start node means nothing here
+    start = starts[0]
     reached = {start}
     stack = [start]
     while stack:
@@ -135,5 +143,8 @@ def _check_shape(workflow: Workflow, edges: list[tuple[str, str]], problems: _Pr
                 stack.append(child)
     for index, node in enumerate(workflow.nodes):
         if node.id not in reached:
-            problems.add(f"workflow.nodes[{index}]",
-                         f"node {node.id!r} is not reachable from the start node", "UNREACHABLE_NODE")
+            problems.add(
+                f"workflow.nodes[{index}]",
+                f"node {node.id!r} is not reachable from the start node",
+                "UNREACHABLE_NODE",
+            )

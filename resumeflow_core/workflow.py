@@ -49,8 +49,9 @@ class Node:
         payload = {
             "type": self.type,
             "config": self.config,
-            "retry": None if retry is None else [retry.max_attempts, retry.initial_backoff,
-                                                 retry.backoff_multiplier, retry.max_backoff],
+            "retry": None
+            if retry is None
+            else [retry.max_attempts, retry.initial_backoff, retry.backoff_multiplier, retry.max_backoff],
             "timeout": self.timeout,
         }
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

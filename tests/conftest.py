@@ -32,7 +32,7 @@ def _postgres_available() -> str | None:
 
     try:
         asyncio.run(probe())
-    except Exception as exc:  # any failure means "not reachable"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         return f"{type(exc).__name__}: {exc}"
     return None
 

@@ -62,6 +62,9 @@ class NodeType(abc.ABC):
     """The value of `Node.type` this class handles."""
     late_keys: ClassVar[frozenset[str]] = frozenset()
     """Config keys the node evaluates itself (e.g. expressions that see the response)."""
+    inline: ClassVar[bool] = False
+    """True when `execute` never awaits anything: the executor then runs the node in its own
+    loop, without a task or a concurrency slot (start, end, set, condition...)."""
 
     def validate_config(self, config: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Return every problem of `config` as (key path inside config, description)."""

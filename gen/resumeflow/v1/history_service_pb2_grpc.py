@@ -95,6 +95,11 @@ class HistoryServiceStub:
                 request_serializer=resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunRequest.SerializeToString,
                 response_deserializer=resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunResponse.FromString,
                 _registered_method=True)
+        self.RequestCancel = channel.unary_unary(
+                '/resumeflow.v1.HistoryService/RequestCancel',
+                request_serializer=resumeflow_dot_v1_dot_history__service__pb2.RequestCancelRequest.SerializeToString,
+                response_deserializer=resumeflow_dot_v1_dot_history__service__pb2.RequestCancelResponse.FromString,
+                _registered_method=True)
 
 
 class HistoryServiceServicer:
@@ -185,6 +190,13 @@ class HistoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestCancel(self, request, context):
+        """Asks an active run to stop; the runner executing it sees the request on its next heartbeat or append.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HistoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +259,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.HeartbeatRun,
                     request_deserializer=resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunRequest.FromString,
                     response_serializer=resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunResponse.SerializeToString,
+            ),
+            'RequestCancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCancel,
+                    request_deserializer=resumeflow_dot_v1_dot_history__service__pb2.RequestCancelRequest.FromString,
+                    response_serializer=resumeflow_dot_v1_dot_history__service__pb2.RequestCancelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -574,6 +591,33 @@ class HistoryService:
             '/resumeflow.v1.HistoryService/HeartbeatRun',
             resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunRequest.SerializeToString,
             resumeflow_dot_v1_dot_history__service__pb2.HeartbeatRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resumeflow.v1.HistoryService/RequestCancel',
+            resumeflow_dot_v1_dot_history__service__pb2.RequestCancelRequest.SerializeToString,
+            resumeflow_dot_v1_dot_history__service__pb2.RequestCancelResponse.FromString,
             options,
             channel_credentials,
             insecure,

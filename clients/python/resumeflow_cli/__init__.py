@@ -1,0 +1,1 @@
+"""The `resumeflow` command line."""

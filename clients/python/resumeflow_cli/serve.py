@@ -1,0 +1,85 @@
+"""Starting the services from the command line: both in one process, or one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import signal
+from dataclasses import dataclass
+
+from history_service.server import HistoryServer, start_history_server
+from resumeflow_core.rpc.security import Security
+from runner_service.server import RunnerServer, start_runner_server
+
+log = logging.getLogger("resumeflow")
+
+
+class Which(enum.StrEnum):
+    ALL = "all"
+    HISTORY = "history"
+    RUNNER = "runner"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    which: Which
+    listen: str
+    history_address: str
+    database_url: str
+    security: Security
+    history_security: Security
+
+
+async def serve(options: ServeOptions) -> None:
+    """Start the chosen services and run until SIGINT or SIGTERM."""
+    history: HistoryServer | None = None
+    runner: RunnerServer | None = None
+    try:
+        if options.which in (Which.ALL, Which.HISTORY):
+            history_address = options.listen if options.which == Which.HISTORY else options.history_address
+            history = await start_history_server(
+                history_address, options.database_url, security=options.security
+            )
+            log.info(
+                "history service listening on %s (database %s)",
+                history_address,
+                _safe_url(options.database_url),
+            )
+        if options.which in (Which.ALL, Which.RUNNER):
+            runner = await start_runner_server(
+                options.listen,
+                options.history_address,
+                security=options.security,
+                history_security=options.history_security,
+            )
+            log.info(
+                "runner service listening on %s (history at %s)", options.listen, options.history_address
+            )
+        await _wait_for_signal()
+    finally:
+        if runner is not None:
+            await runner.stop()
+        if history is not None:
+            await history.stop()
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

@@ -1,0 +1,188 @@
+"""The history service's application layer: validation, storage, live fan-out and lease expiry.
+
+Plain Python over `HistoryStore`; the servicer only converts messages and calls in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from history_service.hub import EventHub
+from history_service.store import HistoryStore
+from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
+from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.status import EventKind, RunStatus
+from resumeflow_core.validation import validate_workflow
+from resumeflow_core.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+WATCH_POLL_INTERVAL = 0.5  # seconds between database reads while a watched run is quiet
+WATCH_PAGE = 1000  # events per database read while replaying
+LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
+
+
+class History:
+    """Everything the history service does, independent of gRPC."""
+
+    def __init__(self, store: HistoryStore, registry: NodeTypeRegistry | None = None) -> None:
+        self.store = store
+        self.registry = registry or default_registry()
+        self.hub = EventHub()
+        self._reaper: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, database_url: str) -> History:
+        return cls(await HistoryStore.open(database_url))
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self.store.close()
+
+    # --- workflows --------------------------------------------------------------------------
+
+    async def put_workflow(self, workflow: Workflow) -> tuple[Workflow, bool]:
+        validate_workflow(workflow, self.registry)
+        return await self.store.put_workflow(workflow)
+
+    # --- runner-facing writes ---------------------------------------------------------------
+
+    async def create_run(
+        self,
+        run: Run,
+        *,
+        node_ids: Sequence[str],
+        preset_results: Sequence[NodeResult],
+        runner_id: str,
+        lease_seconds: float,
+    ) -> tuple[Run, bool]:
+        _require_runner(runner_id)
+        await self.store.get_workflow(run.workflow_id, run.workflow_version)  # NOT_FOUND early
+        return await self.store.create_run(
+            run,
+            node_ids=list(node_ids),
+            preset_results=list(preset_results),
+            runner_id=runner_id,
+            lease_seconds=lease_seconds,
+        )
+
+    async def append_events(
+        self,
+        run_id: str,
+        runner_id: str,
+        events: Sequence[Event],
+        node_results: Sequence[NodeResult],
+    ) -> tuple[int, bool]:
+        _require_runner(runner_id)
+        result = await self.store.append_events(run_id, runner_id, list(events), list(node_results))
+        self.hub.publish(run_id, events)
+        return result
+
+    async def finish_run(
+        self,
+        run_id: str,
+        runner_id: str,
+        *,
+        status: RunStatus,
+        failed_node_ids: Sequence[str],
+        variables: dict[str, Any],
+        error_summary: str,
+        event: Event,
+    ) -> Run:
+        _require_runner(runner_id)
+        if not status.is_terminal:
+            raise InvalidArgumentError(
+                "a run can only finish as SUCCEEDED, FAILED or CANCELLED",
+                violations=[FieldViolation("status", "must be a terminal status", "NOT_TERMINAL")],
+            )
+        run = await self.store.finish_run(
+            run_id,
+            runner_id,
+            status=status,
+            failed_node_ids=list(failed_node_ids),
+            variables=variables,
+            error_summary=error_summary,
+            event=event,
+        )
+        self.hub.publish(run_id, [event])
+        return run
+
+    # --- watching ---------------------------------------------------------------------------
+
+    async def watch(self, run_id: str, after_sequence: int) -> AsyncIterator[Event]:
+        """Yield the run's events after `after_sequence` in order, without gaps or repeats,
+        until its RUN_FINISHED event.
+
+        Stored events come from the database; live ones from the in-process hub when they were
+        appended here, or from a periodic database read when another replica appended them.
+        """
+        if after_sequence < 0:
+            raise InvalidArgumentError(
+                "after_sequence must not be negative",
+                violations=[FieldViolation("after_sequence", "must be >= 0", "NEGATIVE")],
+            )
+        await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
+        cursor = after_sequence
+        channel = self.hub.subscribe(run_id)
+        try:
+            woken = False  # the first read always goes to the database
+            while True:
+                events = channel.after(cursor) if woken else None
+                if not events:
+                    events = await self.store.list_events(run_id, cursor, limit=WATCH_PAGE)
+                for event in events:
+                    yield event
+                    cursor = event.sequence
+                    if event.kind == EventKind.RUN_FINISHED:
+                        return
+                if events:
+                    woken = len(events) < WATCH_PAGE  # a full page: more may be waiting in the database
+                    continue
+                status, last_sequence = await self.store.get_run_progress(run_id)
+                if status.is_terminal and cursor >= last_sequence:
+                    return
+                # A quiet timeout means "read the database": another replica may be appending.
+                woken = await channel.wait_after(cursor, WATCH_POLL_INTERVAL)
+        finally:
+            self.hub.unsubscribe(run_id, channel)
+
+    # --- leases -----------------------------------------------------------------------------
+
+    def start_lease_reaper(self, interval: float = LEASE_CHECK_INTERVAL) -> None:
+        """Periodically fail runs whose runner stopped heartbeating (RUNNER_LOST)."""
+        self._reaper = asyncio.create_task(self._reap_forever(interval), name="lease-reaper")
+
+    async def expire_leases(self, now: datetime | None = None) -> list[str]:
+        expired = await self.store.expire_leases(now)
+        for run_id in expired:
+            # The store wrote the RUN_FINISHED event; hand it to this replica's watchers.
+            _, last_sequence = await self.store.get_run_progress(run_id)
+            self.hub.publish(run_id, await self.store.list_events(run_id, last_sequence - 1, limit=1))
+        return expired
+
+    async def _reap_forever(self, interval: float) -> None:
+        while True:
+            try:
+                expired = await self.expire_leases()
+                if expired:
+                    log.warning("runs lost their runner and were failed: %s", ", ".join(expired))
+            except Exception:  # keep reaping after a transient database error
+                log.exception("lease expiry failed")
+            await asyncio.sleep(interval)
+
+
+def _require_runner(runner_id: str) -> None:
+    if not runner_id:
+        raise InvalidArgumentError(
+            "runner_id is required",
+            violations=[FieldViolation("runner_id", "must not be empty", "REQUIRED")],
+        )

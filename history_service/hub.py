@@ -1,0 +1,77 @@
+"""An in-process tail of recent events per watched run, so many watchers share one write.
+
+Watchers subscribe before they read the database, so every event appended through this replica
+after that moment is in the channel's buffer; events appended by another replica are found by the
+watchers' periodic database read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from resumeflow_core.records import Event
+
+MAX_BUFFERED_EVENTS = 100_000  # per run; past this, watchers fall back to the database
+
+
+class RunChannel:
+    """The buffered events of one run and a way to wait for more."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.subscribers = 0
+        self._changed = asyncio.Event()
+
+    @property
+    def first_sequence(self) -> int:
+        return self.events[0].sequence if self.events else 0
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if self.events and event.sequence != self.events[-1].sequence + 1:
+                self.events.clear()  # a gap (another writer): the buffer only holds contiguous runs
+            self.events.append(event)
+        if len(self.events) > MAX_BUFFERED_EVENTS:
+            del self.events[: len(self.events) - MAX_BUFFERED_EVENTS]
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def after(self, sequence: int) -> list[Event] | None:
+        """Buffered events after `sequence`, or None when the buffer does not reach back that far."""
+        if not self.events or sequence + 1 < self.first_sequence:
+            return None
+        return self.events[sequence + 1 - self.first_sequence :]
+
+    async def wait_after(self, sequence: int, timeout: float) -> bool:
+        """Wait until an event after `sequence` is published (True) or `timeout` seconds pass (False)."""
+        if self.events and self.events[-1].sequence > sequence:
+            return True
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class EventHub:
+    """Channels of the runs that have watchers in this process."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, RunChannel] = {}
+
+    def subscribe(self, run_id: str) -> RunChannel:
+        channel = self._channels.setdefault(run_id, RunChannel())
+        channel.subscribers += 1
+        return channel
+
+    def unsubscribe(self, run_id: str, channel: RunChannel) -> None:
+        channel.subscribers -= 1
+        if channel.subscribers == 0 and self._channels.get(run_id) is channel:
+            del self._channels[run_id]
+
+    def publish(self, run_id: str, events: Sequence[Event]) -> None:
+        """Hand freshly stored events to the run's watchers; costs nothing when it has none."""
+        channel = self._channels.get(run_id)
+        if channel is not None and events:
+            channel.publish(events)

@@ -1,0 +1,173 @@
+"""HistoryService over gRPC: each method converts the request, calls `History`, converts back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from history_service.history import History
+from resumeflow.v1 import history_service_pb2 as pb
+from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
+from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.rpc import convert
+from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
+from resumeflow_core.status import RunStatus
+
+DEFAULT_LEASE_SECONDS = 30.0
+
+
+class HistoryServicer(pb_grpc.HistoryServiceServicer):
+    def __init__(self, history: History) -> None:
+        self._history = history
+        self._store = history.store
+
+    @unary_rpc
+    async def PutWorkflow(
+        self, request: pb.PutWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutWorkflowResponse:
+        if not request.HasField("workflow"):
+            raise _missing("workflow")
+        workflow, changed = await self._history.put_workflow(convert.workflow_from_proto(request.workflow))
+        return pb.PutWorkflowResponse(workflow=convert.workflow_to_proto(workflow), changed=changed)
+
+    @unary_rpc
+    async def GetWorkflow(
+        self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetWorkflowResponse:
+        workflow = await self._store.get_workflow(
+            convert.require(request.workflow_id, "workflow_id"), request.version
+        )
+        return pb.GetWorkflowResponse(workflow=convert.workflow_to_proto(workflow))
+
+    @unary_rpc
+    async def ListWorkflows(
+        self, request: pb.ListWorkflowsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWorkflowsResponse:
+        workflows, token = await self._store.list_workflows(request.page_size, request.page_token)
+        return pb.ListWorkflowsResponse(
+            workflows=[convert.workflow_to_proto(w) for w in workflows],
+            next_page_token=token,
+        )
+
+    @unary_rpc
+    async def GetRun(self, request: pb.GetRunRequest, context: grpc.aio.ServicerContext) -> pb.GetRunResponse:
+        run = await self._store.get_run(convert.require(request.run_id, "run_id"))
+        return pb.GetRunResponse(run=convert.run_to_proto(run))
+
+    @unary_rpc
+    async def ListRuns(
+        self, request: pb.ListRunsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRunsResponse:
+        statuses = [RunStatus(s) for s in request.statuses if s in RunStatus._value2member_map_]
+        runs, token = await self._store.list_runs(
+            request.workflow_id, statuses, request.page_size, request.page_token
+        )
+        return pb.ListRunsResponse(
+            runs=[convert.run_to_proto(run, with_results=False) for run in runs],
+            next_page_token=token,
+        )
+
+    async def GetLatestFailed(
+        self, request: pb.GetLatestFailedRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLatestFailedResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "GetLatestFailed is not implemented yet")
+        raise AssertionError("unreachable")
+
+    async def GetLineageContext(
+        self, request: pb.GetLineageContextRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLineageContextResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "GetLineageContext is not implemented yet")
+        raise AssertionError("unreachable")
+
+    @stream_rpc
+    async def WatchRun(
+        self, request: pb.WatchRunRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchRunResponse]:
+        run_id = convert.require(request.run_id, "run_id")
+        async for event in self._history.watch(run_id, request.after_sequence):
+            yield pb.WatchRunResponse(event=convert.event_to_proto(event))
+
+    @unary_rpc
+    async def CreateRun(
+        self, request: pb.CreateRunRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateRunResponse:
+        if not request.HasField("run"):
+            raise _missing("run")
+        run = convert.run_from_proto(request.run)
+        convert.require(run.workflow_id, "run.workflow_id")
+        lease = (
+            convert.seconds(request.lease_duration)
+            if request.HasField("lease_duration")
+            else DEFAULT_LEASE_SECONDS
+        )
+        stored, existing = await self._history.create_run(
+            run,
+            node_ids=list(request.node_ids),
+            preset_results=[convert.node_result_from_proto(r) for r in request.node_results],
+            runner_id=request.runner_id,
+            lease_seconds=lease,
+        )
+        return pb.CreateRunResponse(run=convert.run_to_proto(stored, with_results=False), existing=existing)
+
+    @unary_rpc
+    async def AppendEvents(
+        self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendEventsResponse:
+        last_sequence, cancel_requested = await self._history.append_events(
+            convert.require(request.run_id, "run_id"),
+            request.runner_id,
+            [convert.event_from_proto(e) for e in request.events],
+            [convert.node_result_from_proto(r) for r in request.node_results],
+        )
+        return pb.AppendEventsResponse(last_sequence=last_sequence, cancel_requested=cancel_requested)
+
+    @unary_rpc
+    async def FinishRun(
+        self, request: pb.FinishRunRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FinishRunResponse:
+        if not request.HasField("event"):
+            raise _missing("event")
+        run = await self._history.finish_run(
+            convert.require(request.run_id, "run_id"),
+            request.runner_id,
+            status=RunStatus(request.status),
+            failed_node_ids=list(request.failed_node_ids),
+            variables=convert.from_struct(request.variables),
+            error_summary=request.error_summary,
+            event=convert.event_from_proto(request.event),
+        )
+        return pb.FinishRunResponse(run=convert.run_to_proto(run, with_results=False))
+
+    @unary_rpc
+    async def HeartbeatRun(
+        self, request: pb.HeartbeatRunRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HeartbeatRunResponse:
+        lease = (
+            convert.seconds(request.lease_duration)
+            if request.HasField("lease_duration")
+            else DEFAULT_LEASE_SECONDS
+        )
+        expires, cancel_requested = await self._store.heartbeat(
+            convert.require(request.run_id, "run_id"),
+            convert.require(request.runner_id, "runner_id"),
+            lease,
+        )
+        return pb.HeartbeatRunResponse(
+            lease_expire_time=convert.timestamp(expires),
+            cancel_requested=cancel_requested,
+        )
+
+    @unary_rpc
+    async def RequestCancel(
+        self, request: pb.RequestCancelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestCancelResponse:
+        status = await self._store.request_cancel(convert.require(request.run_id, "run_id"))
+        return pb.RequestCancelResponse(status=int(status))  # type: ignore[arg-type]
+
+
+def _missing(field: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{field} is required",
+        violations=[FieldViolation(field, "must be set", "REQUIRED")],
+    )

@@ -1,0 +1,124 @@
+"""Checks of the store's arguments and the domain errors its guards raise."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from resumeflow_core.errors import (
+    ConflictError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+)
+from resumeflow_core.records import Event, NodeResult
+from resumeflow_core.status import EventKind, RunStatus
+
+
+def new_run_nodes(node_ids: Sequence[str], preset_results: Iterable[NodeResult]) -> dict[str, NodeResult]:
+    """The preset results of a new run by node id, once the node ids are known good.
+
+    Raises:
+        InvalidArgumentError: Duplicate node ids, or presets of nodes not in `node_ids`.
+    """
+    presets = {result.node_id: result for result in preset_results}
+    counts = Counter(node_ids)
+    violations = [
+        FieldViolation("node_ids", f"node {node_id!r} is listed {count} times")
+        for node_id, count in sorted(counts.items())
+        if count > 1
+    ]
+    violations += [
+        FieldViolation("preset_results", f"node {node_id!r} is not in node_ids")
+        for node_id in sorted(presets.keys() - counts.keys())
+    ]
+    if violations:
+        raise InvalidArgumentError("invalid nodes for a new run", violations=violations)
+    return presets
+
+
+def event_batch(run_id: str, events: Sequence[Event]) -> None:
+    """Check that `events` belong to `run_id` and are numbered consecutively.
+
+    Raises:
+        InvalidArgumentError: An event names another run.
+        ConflictError: `SEQUENCE_GAP` inside the batch.
+    """
+    for offset, event in enumerate(events):
+        if event.run_id and event.run_id != run_id:
+            raise InvalidArgumentError(
+                f"event {event.sequence} belongs to run {event.run_id!r}, not {run_id!r}",
+                violations=[FieldViolation("events.run_id", "must be the run appended to")],
+            )
+        expected = events[0].sequence + offset
+        if event.sequence != expected:
+            raise sequence_gap(run_id, expected, event.sequence)
+
+
+def finish(run_id: str, status: RunStatus, event: Event) -> None:
+    """Check the arguments of `finish_run`.
+
+    Raises:
+        InvalidArgumentError: Every problem: a status that is not final, an event that is
+            not RUN_FINISHED or names another run.
+    """
+    violations = []
+    if not status.is_terminal:
+        violations.append(FieldViolation("status", f"{status.name} is not a final status"))
+    if event.kind != EventKind.RUN_FINISHED:
+        violations.append(FieldViolation("event.kind", "must be RUN_FINISHED"))
+    if event.run_id and event.run_id != run_id:
+        violations.append(FieldViolation("event.run_id", "must be the run finished"))
+    if violations:
+        raise InvalidArgumentError(f"cannot finish run {run_id!r}", violations=violations)
+
+
+def non_negative(value: int, field: str) -> None:
+    """Raises InvalidArgumentError when `value` is negative."""
+    if value < 0:
+        raise InvalidArgumentError(
+            f"{field} must not be negative, got {value}",
+            violations=[FieldViolation(field, "must not be negative")],
+        )
+
+
+def unknown_nodes(run_id: str, node_ids: Iterable[str]) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"run {run_id!r} has no node {', '.join(map(repr, sorted(node_ids)))}",
+        violations=[
+            FieldViolation("node_results.node_id", f"run has no node {node_id!r}")
+            for node_id in sorted(node_ids)
+        ],
+    )
+
+
+def sequence_gap(run_id: str, expected: int, got: int) -> ConflictError:
+    return ConflictError(
+        f"event sequence of run {run_id!r} must continue at {expected}, got {got}",
+        reason="SEQUENCE_GAP",
+        metadata={"run_id": run_id, "expected": str(expected), "got": str(got)},
+    )
+
+
+def run_finished(run_id: str, status: RunStatus) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"run {run_id!r} is {status.name}, no longer RUNNING",
+        reason="RUN_FINISHED",
+        metadata={"run_id": run_id, "status": status.name},
+    )
+
+
+def lease_lost(run_id: str, runner_id: str) -> ConflictError:
+    return ConflictError(
+        f"runner {runner_id!r} does not hold the lease of run {run_id!r}",
+        reason="LEASE_LOST",
+        metadata={"run_id": run_id, "runner_id": runner_id},
+    )
+
+
+def resume_in_progress(active_run_id: str, source_run_id: str) -> ConflictError:
+    return ConflictError(
+        f"run {active_run_id!r} is already resuming run {source_run_id!r}",
+        reason="RESUME_IN_PROGRESS",
+        metadata={"active_run_id": active_run_id, "source_run_id": source_run_id},
+    )

@@ -1,0 +1,351 @@
+"""The bodies of the store's transactions, each run inside a session the caller began."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from history_service.store import checks, rows
+from history_service.store.models import (
+    Base,
+    EventRow,
+    NodeResultRow,
+    RunRow,
+    WorkflowRow,
+    WorkflowVersionRow,
+)
+from resumeflow_core.errors import RunNotFoundError
+from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.status import EventKind, NodeStatus, RunStatus
+from resumeflow_core.workflow import Workflow
+
+RUNNER_LOST = "RUNNER_LOST"
+_UNFINISHED_NODES = (int(NodeStatus.PENDING), int(NodeStatus.RUNNING))
+
+# Core tables for bulk inserts: one executemany with explicit NULLs, where ORM bulk
+# inserts would split a batch by which columns happen to be None.
+_EVENTS = Base.metadata.tables[EventRow.__tablename__]
+_NODE_RESULTS = Base.metadata.tables[NodeResultRow.__tablename__]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- workflows -------------------------------------------------------------------------
+
+
+async def put_workflow(session: AsyncSession, workflow: Workflow) -> tuple[Workflow, bool]:
+    """Add `workflow` as the next version of its id, unless its definition is unchanged."""
+    time = now()
+    row = await session.get(WorkflowRow, workflow.id, with_for_update=True)
+    if row is None:
+        row = WorkflowRow(
+            id=workflow.id,
+            name=workflow.name,
+            current_version=1,
+            create_time=time,
+            update_time=time,
+        )
+        session.add(row)
+    else:
+        latest = await session.get(WorkflowVersionRow, (row.id, row.current_version))
+        assert latest is not None, "a workflow row always has its current version"
+        current = rows.workflow_from_rows(row, latest)
+        if current.same_definition(workflow):
+            return current, False
+        row.current_version += 1
+        row.name = workflow.name
+        row.update_time = time
+    version = rows.workflow_version_row(workflow, row.current_version, time)
+    session.add(version)
+    await session.flush()
+    return rows.workflow_from_rows(row, version), True
+
+
+# --- runs: creation --------------------------------------------------------------------
+
+
+async def insert_run(
+    session: AsyncSession,
+    run: Run,
+    node_ids: Sequence[str],
+    presets: dict[str, NodeResult],
+    runner_id: str,
+    lease: timedelta,
+) -> tuple[Run, bool]:
+    """Insert a new RUNNING run with its node results and RUN_STARTED event.
+
+    Returns the run already created with the same request id, if any, instead.
+    """
+    if run.request_id:
+        existing = await run_id_by_request(session, run.workflow_id, run.request_id)
+        if existing is not None:
+            return await load_run(session, existing, with_results=True), True
+    time = now()
+    run_id = run.id or uuid.uuid4().hex
+    lineage = await _lineage(session, run)
+    results = [dataclasses.replace(presets.get(node_id) or NodeResult(node_id)) for node_id in node_ids]
+    run = dataclasses.replace(
+        run,
+        id=run_id,
+        status=RunStatus.RUNNING,
+        create_time=time,
+        start_time=time,
+        end_time=None,
+        root_run_id=run.root_run_id or (lineage[-1] if lineage else run_id),
+        lineage_depth=run.lineage_depth or len(lineage),
+        last_sequence=1,
+        node_results=results,
+    )
+    row = rows.run_to_row(run, lineage=lineage, runner_id=runner_id, lease_expire_time=time + lease)
+    session.add(row)
+    # Flush the run alone first: a duplicate request or active resume fails here,
+    # before a thousand node rows are sent.
+    await session.flush()
+    if results:
+        await session.execute(
+            insert(_NODE_RESULTS),
+            [
+                rows.node_result_values(result, run_id=run_id, position=position)
+                for position, result in enumerate(results)
+            ],
+        )
+    started = Event(
+        run_id=run_id,
+        sequence=1,
+        time=time,
+        kind=EventKind.RUN_STARTED,
+        run_status=RunStatus.RUNNING,
+    )
+    await insert_events(session, run_id, [started])
+    return run, False
+
+
+async def _lineage(session: AsyncSession, run: Run) -> list[str]:
+    """The ancestors of a new run, nearest first: its source, then the source's."""
+    if not run.resume_from_run_id:
+        return []
+    found = await session.scalar(select(RunRow.lineage).where(RunRow.id == run.resume_from_run_id))
+    if found is None:
+        raise RunNotFoundError(run.resume_from_run_id)
+    return [run.resume_from_run_id, *found]
+
+
+async def run_id_by_request(session: AsyncSession, workflow_id: str, request_id: str) -> str | None:
+    return await session.scalar(
+        select(RunRow.id).where(RunRow.workflow_id == workflow_id, RunRow.request_id == request_id)
+    )
+
+
+async def active_resume_of(session: AsyncSession, source_run_id: str) -> str | None:
+    """The id of the running resume of `source_run_id`, if there is one."""
+    return await session.scalar(select(RunRow.id).where(RunRow.active_resume_of == source_run_id))
+
+
+# --- runs: guarded writes of the owning runner -----------------------------------------
+
+
+async def advance(
+    session: AsyncSession,
+    run_id: str,
+    runner_id: str,
+    events: Sequence[Event],
+    values: dict[str, Any] | None = None,
+) -> tuple[int, bool]:
+    """Move the run's last sequence past `events`, and set further column `values`.
+
+    The conditional UPDATE is the guard: it matches only while the run is RUNNING,
+    owned by `runner_id` and at the sequence just before `events`, so of two writers
+    racing for the same sequence exactly one wins.
+
+    Returns:
+        The run's new last sequence and whether its cancellation was requested.
+    """
+    conditions = [*owned_running(run_id, runner_id)]
+    new_values = dict(values or {})
+    if events:
+        conditions.append(RunRow.last_sequence == events[0].sequence - 1)
+        new_values["last_sequence"] = events[-1].sequence
+    else:
+        new_values.setdefault("runner_id", runner_id)  # no change, but locks the row
+    stmt = (
+        update(RunRow)
+        .where(*conditions)
+        .values(new_values)
+        .returning(RunRow.last_sequence, RunRow.cancel_requested)
+        .execution_options(synchronize_session=False)
+    )
+    found = (await session.execute(stmt)).one_or_none()
+    if found is None:
+        first = events[0].sequence if events else None
+        await raise_guard_failure(session, run_id, runner_id, first)
+    return found.last_sequence, found.cancel_requested
+
+
+def owned_running(run_id: str, runner_id: str) -> tuple[Any, ...]:
+    """The WHERE clause of a write only the runner holding the lease may make."""
+    return (
+        RunRow.id == run_id,
+        RunRow.status == int(RunStatus.RUNNING),
+        RunRow.runner_id == runner_id,
+    )
+
+
+async def raise_guard_failure(
+    session: AsyncSession,
+    run_id: str,
+    runner_id: str,
+    first_sequence: int | None = None,
+) -> NoReturn:
+    """Raise why a guarded write of the run's runner matched no row.
+
+    Cases: (1) no such run; (2) the run finished; (3) another runner owns it;
+    (4) the batch does not continue the stored sequence.
+    """
+    stmt = select(RunRow.status, RunRow.runner_id, RunRow.last_sequence).where(RunRow.id == run_id)
+    found = (await session.execute(stmt)).one_or_none()
+    if found is None:  # case (1)
+        raise RunNotFoundError(run_id)
+    if found.status != RunStatus.RUNNING:  # case (2)
+        raise checks.run_finished(run_id, RunStatus(found.status))
+    if found.runner_id != runner_id:  # case (3)
+        raise checks.lease_lost(run_id, runner_id)
+    got = -1 if first_sequence is None else first_sequence  # case (4)
+    raise checks.sequence_gap(run_id, found.last_sequence + 1, got)
+
+
+async def insert_events(session: AsyncSession, run_id: str, events: Sequence[Event]) -> None:
+    """Insert `events` in one executemany."""
+    await session.execute(insert(_EVENTS), [rows.event_values(run_id, event) for event in events])
+
+
+async def update_results(session: AsyncSession, run_id: str, results: Sequence[NodeResult]) -> None:
+    """Overwrite the stored results of these nodes, by primary key, in one executemany.
+
+    Raises:
+        InvalidArgumentError: A result names a node the run does not have.
+    """
+    node_ids = {result.node_id for result in results}
+    known = await session.scalar(
+        select(func.count()).where(NodeResultRow.run_id == run_id, NodeResultRow.node_id.in_(node_ids))
+    )
+    if known != len(node_ids):
+        stored = await session.scalars(
+            select(NodeResultRow.node_id).where(
+                NodeResultRow.run_id == run_id, NodeResultRow.node_id.in_(node_ids)
+            )
+        )
+        raise checks.unknown_nodes(run_id, node_ids - set(stored))
+    await session.execute(
+        update(NodeResultRow),
+        [rows.node_result_values(result, run_id=run_id) for result in results],
+    )
+
+
+# --- runs: lease expiry ----------------------------------------------------------------
+
+
+async def expire_run(session: AsyncSession, run_id: str, runner_id: str, time: datetime) -> bool:
+    """Fail the run as RUNNER_LOST if its lease is still expired at `time`.
+
+    Returns:
+        False when the run was renewed or finished since it was found expired.
+    """
+    summary = f"{RUNNER_LOST}: runner {runner_id!r} stopped renewing the lease of run {run_id!r}"
+    sequence = (
+        await session.execute(
+            update(RunRow)
+            .where(
+                RunRow.id == run_id,
+                RunRow.status == int(RunStatus.RUNNING),
+                RunRow.lease_expire_time < time,
+            )
+            .values(
+                status=int(RunStatus.FAILED),
+                end_time=time,
+                error_summary=summary,
+                last_sequence=RunRow.last_sequence + 1,
+                active_resume_of=None,
+                lease_expire_time=None,
+            )
+            .returning(RunRow.last_sequence)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if sequence is None:
+        return False
+    failed = await _fail_unfinished_nodes(session, run_id, time, sequence)
+    await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id)
+        .values(failed_node_ids=failed)
+        .execution_options(synchronize_session=False)
+    )
+    finished = Event(
+        run_id=run_id,
+        sequence=sequence,
+        time=time,
+        kind=EventKind.RUN_FINISHED,
+        message=summary,
+        run_status=RunStatus.FAILED,
+    )
+    await insert_events(session, run_id, [finished])
+    return True
+
+
+async def _fail_unfinished_nodes(
+    session: AsyncSession, run_id: str, time: datetime, sequence: int
+) -> list[str]:
+    """Fail the run's PENDING and RUNNING nodes; return all its failed nodes in order."""
+    await session.execute(
+        update(NodeResultRow)
+        .where(
+            NodeResultRow.run_id == run_id,
+            NodeResultRow.status.in_(_UNFINISHED_NODES),
+        )
+        .values(
+            status=int(NodeStatus.FAILED),
+            end_time=time,
+            error_code=RUNNER_LOST,
+            error_message="the runner executing this run stopped renewing its lease",
+            finish_sequence=sequence,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    failed = await session.scalars(
+        select(NodeResultRow.node_id)
+        .where(
+            NodeResultRow.run_id == run_id,
+            NodeResultRow.status == int(NodeStatus.FAILED),
+        )
+        .order_by(NodeResultRow.position)
+    )
+    return list(failed)
+
+
+# --- reads -----------------------------------------------------------------------------
+
+
+async def load_run(session: AsyncSession, run_id: str, *, with_results: bool) -> Run:
+    """The run, with its node results in position order when `with_results`.
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    row = await session.get(RunRow, run_id)
+    if row is None:
+        raise RunNotFoundError(run_id)
+    results: Sequence[NodeResultRow] = ()
+    if with_results:
+        found = await session.scalars(
+            select(NodeResultRow).where(NodeResultRow.run_id == run_id).order_by(NodeResultRow.position)
+        )
+        results = found.all()
+    return rows.run_from_row(row, results)

@@ -1,0 +1,281 @@
+"""Conversion between the shared protobuf messages and the domain dataclasses, both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.json_format import MessageToDict, ParseDict
+
+from resumeflow.v1 import run_pb2, workflow_pb2
+from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.records import Event, NodeError, NodeResult, Run
+from resumeflow_core.status import EventKind, NodeStatus, ResumeMode, RunStatus
+from resumeflow_core.workflow import DEFAULT_BACKOFF_MULTIPLIER, Edge, Node, RetryPolicy, Workflow
+
+# --- scalars -----------------------------------------------------------------------------------
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value.astimezone(UTC))
+    return message
+
+
+def from_timestamp(message: timestamp_pb2.Timestamp, present: bool = True) -> datetime | None:
+    if not present:
+        return None
+    return message.ToDatetime(tzinfo=UTC)
+
+
+def duration(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    message = duration_pb2.Duration()
+    message.FromNanoseconds(round(seconds * 1e9))
+    return message
+
+
+def seconds(message: duration_pb2.Duration) -> float:
+    return float(message.ToNanoseconds()) / 1e9
+
+
+def _integral(value: Any) -> Any:
+    """Struct keeps every number as a double: give integral ones their int type back."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
+
+
+def struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    if value:
+        message.update(_jsonable(value))
+    return message
+
+
+def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    return dict(_integral(MessageToDict(message)))
+
+
+def value(item: Any) -> struct_pb2.Value:
+    message = struct_pb2.Value()
+    ParseDict(_jsonable(item), message)
+    return message
+
+
+def from_value(message: struct_pb2.Value) -> Any:
+    if message.WhichOneof("kind") is None:
+        return None
+    return _integral(MessageToDict(message))
+
+
+def _jsonable(item: Any) -> Any:
+    """Values a Struct cannot hold (bytes, datetimes, tuples…) become JSON-friendly ones."""
+    if item is None or isinstance(item, bool | int | float | str):
+        return item
+    if isinstance(item, Mapping):
+        return {str(key): _jsonable(child) for key, child in item.items()}
+    if isinstance(item, list | tuple | set | frozenset):
+        return [_jsonable(child) for child in item]
+    if isinstance(item, datetime):
+        return item.isoformat()
+    return str(item)
+
+
+# --- workflows ---------------------------------------------------------------------------------
+
+
+def workflow_from_proto(message: workflow_pb2.Workflow) -> Workflow:
+    """Convert a client's workflow; a config that is not valid JSON data is an INVALID_ARGUMENT."""
+    return Workflow(
+        id=message.id,
+        name=message.name,
+        version=message.version,
+        nodes=tuple(_node_from_proto(node) for node in message.nodes),
+        edges=tuple(Edge(edge.source, edge.target, edge.branch) for edge in message.edges),
+        create_time=from_timestamp(message.create_time, message.HasField("create_time")),
+        update_time=from_timestamp(message.update_time, message.HasField("update_time")),
+    )
+
+
+def _node_from_proto(message: workflow_pb2.Node) -> Node:
+    retry = None
+    if message.HasField("retry"):
+        policy = message.retry
+        retry = RetryPolicy(
+            max_attempts=policy.max_attempts or 1,  # 0 means the default: one attempt
+            initial_backoff=seconds(policy.initial_backoff),
+            backoff_multiplier=policy.backoff_multiplier or DEFAULT_BACKOFF_MULTIPLIER,
+            max_backoff=seconds(policy.max_backoff) if policy.HasField("max_backoff") else None,
+        )
+    return Node(
+        id=message.id,
+        type=message.type,
+        label=message.label,
+        config=from_struct(message.config),
+        retry=retry,
+        timeout=seconds(message.timeout) if message.HasField("timeout") else None,
+    )
+
+
+def workflow_to_proto(workflow: Workflow) -> workflow_pb2.Workflow:
+    return workflow_pb2.Workflow(
+        id=workflow.id,
+        name=workflow.name,
+        version=workflow.version,
+        nodes=[_node_to_proto(node) for node in workflow.nodes],
+        edges=[workflow_pb2.Edge(source=e.source, target=e.target, branch=e.branch) for e in workflow.edges],
+        create_time=timestamp(workflow.create_time),
+        update_time=timestamp(workflow.update_time),
+    )
+
+
+def _node_to_proto(node: Node) -> workflow_pb2.Node:
+    retry = None
+    if node.retry is not None:
+        retry = workflow_pb2.RetryPolicy(
+            max_attempts=node.retry.max_attempts,
+            initial_backoff=duration(node.retry.initial_backoff),
+            backoff_multiplier=node.retry.backoff_multiplier,
+            max_backoff=duration(node.retry.max_backoff),
+        )
+    return workflow_pb2.Node(
+        id=node.id,
+        type=node.type,
+        label=node.label,
+        config=struct(node.config),
+        retry=retry,
+        timeout=duration(node.timeout),
+    )
+
+
+# --- runs, node results, events -----------------------------------------------------------------
+
+
+def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
+    return run_pb2.NodeResult(
+        node_id=result.node_id,
+        status=int(result.status),  # type: ignore[arg-type]
+        attempts=result.attempts,
+        start_time=timestamp(result.start_time),
+        end_time=timestamp(result.end_time),
+        output=value(result.output) if result.output is not None else None,
+        variables=struct(result.variables),
+        error=run_pb2.NodeError(code=result.error.code, message=result.error.message)
+        if result.error
+        else None,
+        source_run_id=result.source_run_id,
+        finish_sequence=result.finish_sequence,
+    )
+
+
+def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
+    return NodeResult(
+        node_id=message.node_id,
+        status=NodeStatus(message.status),
+        attempts=message.attempts,
+        start_time=from_timestamp(message.start_time, message.HasField("start_time")),
+        end_time=from_timestamp(message.end_time, message.HasField("end_time")),
+        output=from_value(message.output) if message.HasField("output") else None,
+        variables=from_struct(message.variables),
+        error=NodeError(message.error.code, message.error.message) if message.HasField("error") else None,
+        source_run_id=message.source_run_id,
+        finish_sequence=message.finish_sequence,
+    )
+
+
+def event_to_proto(event: Event) -> run_pb2.Event:
+    return run_pb2.Event(
+        run_id=event.run_id,
+        sequence=event.sequence,
+        time=timestamp(event.time),
+        kind=int(event.kind),  # type: ignore[arg-type]
+        node_id=event.node_id,
+        node_status=int(event.node_status),  # type: ignore[arg-type]
+        attempt=event.attempt,
+        message=event.message,
+        run_status=int(event.run_status),  # type: ignore[arg-type]
+    )
+
+
+def event_from_proto(message: run_pb2.Event) -> Event:
+    return Event(
+        run_id=message.run_id,
+        sequence=message.sequence,
+        time=message.time.ToDatetime(tzinfo=UTC),
+        kind=EventKind(message.kind),
+        node_id=message.node_id,
+        node_status=NodeStatus(message.node_status),
+        attempt=message.attempt,
+        message=message.message,
+        run_status=RunStatus(message.run_status),
+    )
+
+
+def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:
+    return run_pb2.Run(
+        id=run.id,
+        workflow_id=run.workflow_id,
+        workflow_version=run.workflow_version,
+        status=int(run.status),  # type: ignore[arg-type]
+        create_time=timestamp(run.create_time),
+        start_time=timestamp(run.start_time),
+        end_time=timestamp(run.end_time),
+        inputs=struct(run.inputs),
+        environment=run_pb2.Environment(name=run.environment_name, values=run.environment),
+        failed_node_ids=run.failed_node_ids,
+        variables=struct(run.variables),
+        error_summary=run.error_summary,
+        request_id=run.request_id,
+        resume_from_run_id=run.resume_from_run_id,
+        resume_from_node_ids=run.resume_from_node_ids,
+        resume_mode=int(run.resume_mode),  # type: ignore[arg-type]
+        root_run_id=run.root_run_id,
+        lineage_depth=run.lineage_depth,
+        node_results=[node_result_to_proto(r) for r in run.node_results] if with_results else [],
+        last_sequence=run.last_sequence,
+    )
+
+
+def run_from_proto(message: run_pb2.Run) -> Run:
+    return Run(
+        id=message.id,
+        workflow_id=message.workflow_id,
+        workflow_version=message.workflow_version,
+        status=RunStatus(message.status),
+        create_time=from_timestamp(message.create_time, message.HasField("create_time")),
+        start_time=from_timestamp(message.start_time, message.HasField("start_time")),
+        end_time=from_timestamp(message.end_time, message.HasField("end_time")),
+        inputs=from_struct(message.inputs),
+        environment_name=message.environment.name,
+        environment=dict(message.environment.values),
+        failed_node_ids=list(message.failed_node_ids),
+        variables=from_struct(message.variables),
+        error_summary=message.error_summary,
+        request_id=message.request_id,
+        resume_from_run_id=message.resume_from_run_id,
+        resume_from_node_ids=list(message.resume_from_node_ids),
+        resume_mode=ResumeMode(message.resume_mode),
+        root_run_id=message.root_run_id,
+        lineage_depth=message.lineage_depth,
+        last_sequence=message.last_sequence,
+        node_results=[node_result_from_proto(r) for r in message.node_results],
+    )
+
+
+def require(value: str, field: str) -> str:
+    """Return a required string field, or raise INVALID_ARGUMENT naming it."""
+    if not value:
+        raise InvalidArgumentError(
+            f"{field} is required", violations=[FieldViolation(field, "must not be empty", "REQUIRED")]
+        )
+    return value

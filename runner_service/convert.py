@@ -1,0 +1,54 @@
+"""Conversion of the runner service's own messages; shared messages go through resumeflow_core.rpc.convert."""
+
+from __future__ import annotations
+
+from resumeflow.v1 import run_pb2
+from resumeflow.v1 import runner_service_pb2 as pb
+from resumeflow_core.records import Event
+from resumeflow_core.rpc import convert
+from resumeflow_core.status import ResumeMode
+from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest
+
+
+def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
+    return RunRequest(
+        workflow_id=message.workflow_id,
+        inputs=convert.from_struct(message.inputs),
+        environment_name=message.environment.name,
+        environment=dict(message.environment.values),
+        secrets=dict(message.secrets),
+        request_id=message.request_id,
+        max_concurrency=message.max_concurrency,
+        resume=resume_from_proto(message.resume) if message.HasField("resume") else None,
+    )
+
+
+def resume_from_proto(message: run_pb2.ResumeSpec) -> ResumeRequest:
+    return ResumeRequest(
+        source_run_id=message.source_run_id,
+        mode=ResumeMode(message.mode) if message.mode else ResumeMode.SINGLE,
+        start_node_ids=tuple(message.start_node_ids),
+        rerun_changed_nodes=message.rerun_changed_nodes,
+        pin_source_version=message.pin_source_version,
+        plan_token=message.plan_token,
+    )
+
+
+def accepted_to_proto(accepted: Accepted) -> pb.RunWorkflowResponse:
+    return pb.RunWorkflowResponse(
+        accepted=pb.RunAccepted(
+            run=convert.run_to_proto(accepted.run, with_results=False),
+            restored_node_ids=accepted.restored_node_ids,
+            existing=accepted.existing,
+        )
+    )
+
+
+def stream_item_to_proto(item: Event | Finished) -> pb.RunWorkflowResponse:
+    if isinstance(item, Finished):
+        return pb.RunWorkflowResponse(
+            finished=pb.RunFinished(
+                run=convert.run_to_proto(item.run, with_results=False), sequence=item.sequence
+            )
+        )
+    return pb.RunWorkflowResponse(event=convert.event_to_proto(item))

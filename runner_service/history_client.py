@@ -1,0 +1,116 @@
+"""The runner's client of the history service: domain objects in, domain objects and errors out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+
+from resumeflow.v1 import history_service_pb2 as pb
+from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
+from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.rpc import convert
+from resumeflow_core.rpc.errors import from_rpc_error
+from resumeflow_core.status import RunStatus
+from resumeflow_core.workflow import Workflow
+
+CALL_TIMEOUT = 30.0  # seconds for one unary call to the history service
+
+
+class HistoryClient:
+    """Calls HistoryService; every RpcError comes back as the matching ResumeflowError."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = pb_grpc.HistoryServiceStub(channel)
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=CALL_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def get_workflow(self, workflow_id: str, version: int = 0) -> Workflow:
+        response = await self._call(
+            self._stub.GetWorkflow, pb.GetWorkflowRequest(workflow_id=workflow_id, version=version)
+        )
+        return convert.workflow_from_proto(response.workflow)
+
+    async def get_run(self, run_id: str) -> Run:
+        response = await self._call(self._stub.GetRun, pb.GetRunRequest(run_id=run_id))
+        return convert.run_from_proto(response.run)
+
+    async def create_run(
+        self,
+        run: Run,
+        *,
+        node_ids: Sequence[str],
+        preset_results: Sequence[NodeResult],
+        runner_id: str,
+        lease_seconds: float,
+    ) -> tuple[Run, bool]:
+        request = pb.CreateRunRequest(
+            run=convert.run_to_proto(run, with_results=False),
+            runner_id=runner_id,
+            lease_duration=convert.duration(lease_seconds),
+            node_results=[convert.node_result_to_proto(r) for r in preset_results],
+            node_ids=node_ids,
+        )
+        response = await self._call(self._stub.CreateRun, request)
+        return convert.run_from_proto(response.run), response.existing
+
+    async def append_events(
+        self, run_id: str, runner_id: str, events: Sequence[Event], node_results: Sequence[NodeResult]
+    ) -> bool:
+        request = pb.AppendEventsRequest(
+            run_id=run_id,
+            runner_id=runner_id,
+            events=[convert.event_to_proto(e) for e in events],
+            node_results=[convert.node_result_to_proto(r) for r in node_results],
+        )
+        response = await self._call(self._stub.AppendEvents, request)
+        return bool(response.cancel_requested)
+
+    async def finish_run(
+        self,
+        run_id: str,
+        runner_id: str,
+        *,
+        status: RunStatus,
+        failed_node_ids: Sequence[str],
+        variables: dict[str, Any],
+        error_summary: str,
+        event: Event,
+    ) -> Run:
+        request = pb.FinishRunRequest(
+            run_id=run_id,
+            runner_id=runner_id,
+            status=int(status),  # type: ignore[arg-type]
+            failed_node_ids=failed_node_ids,
+            variables=convert.struct(variables),
+            error_summary=error_summary,
+            event=convert.event_to_proto(event),
+        )
+        response = await self._call(self._stub.FinishRun, request)
+        return convert.run_from_proto(response.run)
+
+    async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool:
+        request = pb.HeartbeatRunRequest(
+            run_id=run_id, runner_id=runner_id, lease_duration=convert.duration(lease_seconds)
+        )
+        response = await self._call(self._stub.HeartbeatRun, request)
+        return bool(response.cancel_requested)
+
+    async def request_cancel(self, run_id: str) -> RunStatus:
+        response = await self._call(self._stub.RequestCancel, pb.RequestCancelRequest(run_id=run_id))
+        return RunStatus(response.status)
+
+    async def watch_run(self, run_id: str, after_sequence: int = 0) -> AsyncIterator[Event]:
+        call = self._stub.WatchRun(pb.WatchRunRequest(run_id=run_id, after_sequence=after_sequence))
+        try:
+            async for response in call:
+                yield convert.event_from_proto(response.event)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from exc
+        finally:
+            call.cancel()
