@@ -34,6 +34,8 @@ class NodeResult:
     """For RESTORED results: the run that produced them."""
     finish_sequence: int = 0
     """Sequence of the event that recorded the terminal status, in the producing run."""
+    definition_hash: str = ""
+    """`Node.definition_hash()` of the definition that produced the result; resumes compare it."""
 
 
 @dataclass

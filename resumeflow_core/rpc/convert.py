@@ -175,6 +175,7 @@ def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
         else None,
         source_run_id=result.source_run_id,
         finish_sequence=result.finish_sequence,
+        definition_hash=result.definition_hash,
     )
 
 
@@ -190,6 +191,7 @@ def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
         error=NodeError(message.error.code, message.error.message) if message.HasField("error") else None,
         source_run_id=message.source_run_id,
         finish_sequence=message.finish_sequence,
+        definition_hash=message.definition_hash,
     )
 
 

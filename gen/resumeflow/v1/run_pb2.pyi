@@ -107,7 +107,7 @@ class NodeError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class NodeResult(_message.Message):
-    __slots__ = ("node_id", "status", "attempts", "start_time", "end_time", "output", "variables", "error", "source_run_id", "finish_sequence")
+    __slots__ = ("node_id", "status", "attempts", "start_time", "end_time", "output", "variables", "error", "source_run_id", "finish_sequence", "definition_hash")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class NodeResult(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     SOURCE_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FINISH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_HASH_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     status: NodeStatus
     attempts: int
@@ -128,7 +129,8 @@ class NodeResult(_message.Message):
     error: NodeError
     source_run_id: str
     finish_sequence: int
-    def __init__(self, node_id: _Optional[str] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., attempts: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., variables: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[NodeError, _Mapping]] = ..., source_run_id: _Optional[str] = ..., finish_sequence: _Optional[int] = ...) -> None: ...
+    definition_hash: str
+    def __init__(self, node_id: _Optional[str] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., attempts: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., variables: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[NodeError, _Mapping]] = ..., source_run_id: _Optional[str] = ..., finish_sequence: _Optional[int] = ..., definition_hash: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("id", "workflow_id", "workflow_version", "status", "create_time", "start_time", "end_time", "inputs", "environment", "failed_node_ids", "variables", "error_summary", "request_id", "resume_from_run_id", "resume_from_node_ids", "resume_mode", "root_run_id", "lineage_depth", "node_results", "last_sequence")
