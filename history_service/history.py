@@ -14,7 +14,8 @@ from typing import Any
 
 from history_service.hub import EventHub
 from history_service.store import HistoryStore
-from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
+from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
@@ -53,6 +54,42 @@ class History:
     async def put_workflow(self, workflow: Workflow) -> tuple[Workflow, bool]:
         validate_workflow(workflow, self.registry)
         return await self.store.put_workflow(workflow)
+
+    # --- resume support ---------------------------------------------------------------------
+
+    async def latest_failed(self, workflow_id: str) -> tuple[Run, list[FailedNode]]:
+        """The workflow's newest unresolved FAILED run and its failed nodes, in topological order.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow.
+            FailedPreconditionError: NO_FAILED_RUN, there is nothing to resume.
+        """
+        run = await self.store.get_latest_failed(workflow_id)
+        if run is None:
+            await self.store.get_workflow(workflow_id)  # an unknown workflow is NOT_FOUND instead
+            raise FailedPreconditionError(
+                f"workflow {workflow_id!r} has no unresolved failed run: nothing to resume",
+                reason="NO_FAILED_RUN",
+                metadata={"workflow_id": workflow_id},
+            )
+        workflow = await self.store.get_workflow(run.workflow_id, run.workflow_version)
+        definitions = {node.id: node for node in workflow.nodes}
+        runs, results = await self.store.get_lineage(run.id)
+        errors = {r.node_id: r.error.message for r in results if r.error is not None}
+        failed = [
+            FailedNode(
+                node_id, definitions[node_id].label, definitions[node_id].type, errors.get(node_id, "")
+            )
+            for node_id in run.failed_node_ids
+            if node_id in definitions
+        ]
+        return runs[0], failed
+
+    async def lineage_context(self, run_id: str) -> LineageContext:
+        """The run's lineage, effective results with provenance and rebuilt variables, in a
+        bounded number of queries whatever the lineage depth."""
+        runs, results = await self.store.get_lineage(run_id)
+        return build_context(runs, results)
 
     # --- runner-facing writes ---------------------------------------------------------------
 

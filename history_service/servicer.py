@@ -68,17 +68,29 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             next_page_token=token,
         )
 
+    @unary_rpc
     async def GetLatestFailed(
         self, request: pb.GetLatestFailedRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestFailedResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "GetLatestFailed is not implemented yet")
-        raise AssertionError("unreachable")
+        run, failed = await self._history.latest_failed(convert.require(request.workflow_id, "workflow_id"))
+        return pb.GetLatestFailedResponse(
+            run=convert.run_to_proto(run, with_results=False),
+            failed_nodes=[
+                pb.FailedNode(node_id=f.node_id, label=f.label, type=f.type, error_message=f.error_message)
+                for f in failed
+            ],
+        )
 
+    @unary_rpc
     async def GetLineageContext(
         self, request: pb.GetLineageContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLineageContextResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "GetLineageContext is not implemented yet")
-        raise AssertionError("unreachable")
+        lineage = await self._history.lineage_context(convert.require(request.run_id, "run_id"))
+        return pb.GetLineageContextResponse(
+            lineage=[convert.run_to_proto(run, with_results=False) for run in lineage.runs],
+            node_results=[convert.node_result_to_proto(r) for r in lineage.results.values()],
+            variables=convert.struct(lineage.variables),
+        )
 
     @stream_rpc
     async def WatchRun(

@@ -8,6 +8,7 @@ from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import ResumeMode
 from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest
+from runner_service.resumes import PreparedResume
 
 
 def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
@@ -52,3 +53,29 @@ def stream_item_to_proto(item: Event | Finished) -> pb.RunWorkflowResponse:
             )
         )
     return pb.RunWorkflowResponse(event=convert.event_to_proto(item))
+
+
+def plan_to_proto(prepared: PreparedResume) -> pb.PlanResumeResponse:
+    resume = prepared.resume
+    problems = [pb.PlanProblem(reason=p.reason, message=p.message) for p in resume.problems]
+    problems += [
+        pb.PlanProblem(reason="INVALID_RESUME", message=f"{v.field}: {v.description}")
+        for v in resume.violations
+    ]
+    return pb.PlanResumeResponse(
+        source_run_id=resume.source_run_id,
+        start_node_ids=resume.start_node_ids,
+        mode=int(resume.mode),  # type: ignore[arg-type]
+        nodes=[
+            pb.PlannedNode(
+                node_id=n.node_id,
+                fate=int(n.fate),  # type: ignore[arg-type]
+                source_run_id=n.source_run_id,
+                reason=n.reason,
+            )
+            for n in resume.nodes
+        ],
+        problems=problems,
+        plan_token=prepared.token,
+        workflow_version=prepared.workflow.version,
+    )

@@ -9,6 +9,7 @@ import grpc
 
 from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
+from resumeflow_core.lineage import FailedNode, LineageContext
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.errors import from_rpc_error
@@ -39,6 +40,22 @@ class HistoryClient:
     async def get_run(self, run_id: str) -> Run:
         response = await self._call(self._stub.GetRun, pb.GetRunRequest(run_id=run_id))
         return convert.run_from_proto(response.run)
+
+    async def get_latest_failed(self, workflow_id: str) -> tuple[Run, list[FailedNode]]:
+        response = await self._call(
+            self._stub.GetLatestFailed, pb.GetLatestFailedRequest(workflow_id=workflow_id)
+        )
+        failed = [FailedNode(f.node_id, f.label, f.type, f.error_message) for f in response.failed_nodes]
+        return convert.run_from_proto(response.run), failed
+
+    async def get_lineage_context(self, run_id: str) -> LineageContext:
+        response = await self._call(self._stub.GetLineageContext, pb.GetLineageContextRequest(run_id=run_id))
+        results = [convert.node_result_from_proto(r) for r in response.node_results]
+        return LineageContext(
+            runs=[convert.run_from_proto(run) for run in response.lineage],
+            results={r.node_id: r for r in results},
+            variables=convert.from_struct(response.variables),
+        )
 
     async def create_run(
         self,

@@ -9,9 +9,9 @@ import os
 import socket
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import AsyncIterator, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import httpx
 
@@ -21,16 +21,16 @@ from resumeflow_core.errors import (
     InvalidArgumentError,
     InvalidWorkflowError,
     UnavailableError,
-    UnimplementedError,
 )
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import Run
+from resumeflow_core.records import NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
 from runner_service.engine import DEFAULT_MAX_CONCURRENCY, ExecutionPlan, Executor, Redactor
 from runner_service.history_client import HistoryClient
-from runner_service.requests import Accepted, Finished, RunRequest, StreamItem
+from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest, StreamItem
+from runner_service.resumes import PreparedResume, prepare_resume, raise_if_rejected
 from runner_service.session import RunSession, is_lost
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,19 @@ MAX_CONCURRENCY_LIMIT = 1000
 MAX_REQUEST_ID_LENGTH = 200
 PLAN_CACHE_SIZE = 128  # workflow versions whose validated plan is kept
 SHUTDOWN_TIMEOUT = 10.0  # seconds active runs get to record their cancellation on shutdown
+
+
+@dataclass
+class _Launch:
+    """Everything needed to create and execute one run, fresh or resumed."""
+
+    plan: ExecutionPlan
+    run: Run
+    environment: dict[str, str]
+    inputs: Mapping[str, Any]
+    preset: dict[str, NodeResult] = field(default_factory=dict)
+    initial_variables: dict[str, Any] | None = None
+    restored_node_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,48 +86,40 @@ class Runner:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start_run(self, request: RunRequest) -> RunStream:
-        """Accept a run and start it in the background; the returned stream only follows it.
+        """Accept a run or a resume and start it in the background; the stream only follows it.
 
         Raises:
             InvalidArgumentError: The request is malformed (every problem listed).
             WorkflowNotFoundError: The workflow does not exist.
-            FailedPreconditionError: The stored workflow cannot run here (unknown node types).
+            FailedPreconditionError: The stored workflow cannot run here (unknown node types), or a
+                resume is rejected (NO_FAILED_RUN, SOURCE_NOT_FAILED, MISSING_SECRET, …).
+            ConflictError: RESUME_IN_PROGRESS, another resume of the same source run is active.
         """
         _validate_request(request)
-        if request.resume is not None:
-            raise UnimplementedError(
-                "resuming a failed run is not implemented yet", reason="RESUME_UNIMPLEMENTED"
-            )
-        workflow = await self._history.get_workflow(request.workflow_id)
-        plan = self._plan(workflow)
+        launch = await (self._fresh(request) if request.resume is None else self._resumed(request))
         redactor = Redactor(request.secrets.values())
-        run = Run(
-            id="",
-            workflow_id=workflow.id,
-            workflow_version=workflow.version,
-            inputs=redactor.redact(request.inputs),
-            environment_name=request.environment_name,
-            environment=dict(request.environment),
-            request_id=request.request_id,
-        )
+        launch.run.inputs = redactor.redact(launch.run.inputs)
+        launch.run.environment = redactor.redact(launch.run.environment)
         stored, existing = await self._history.create_run(
-            run,
-            node_ids=plan.order,
-            preset_results=[],
+            launch.run,
+            node_ids=launch.plan.order,
+            preset_results=list(launch.preset.values()),
             runner_id=self.runner_id,
             lease_seconds=self._lease_seconds,
         )
         if existing:
             return RunStream(Accepted(stored, existing=True), self._follow_stored(stored))
         executor = Executor(
-            plan,
+            launch.plan,
             self._registry,
             self._http,
-            inputs=request.inputs,
-            environment=request.environment,
+            inputs=launch.inputs,
+            environment=launch.environment,
             secrets=request.secrets,
             run_info=_run_info(stored),
             max_concurrency=request.max_concurrency or self._default_concurrency,
+            preset=launch.preset,
+            initial_variables=launch.initial_variables,
         )
         session = RunSession(
             stored,
@@ -123,13 +128,96 @@ class Runner:
             runner_id=self.runner_id,
             redactor=redactor,
             lease_seconds=self._lease_seconds,
+            definition_hashes=launch.plan.definition_hashes,
+            preset=launch.preset,
         )
         queue = session.follow()  # before the task starts, so the stream misses nothing
         self._sessions[stored.id] = session
         task = asyncio.create_task(self._execute(session), name=f"run-{stored.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return RunStream(Accepted(stored), _follow_session(session, queue))
+        accepted = Accepted(stored, restored_node_ids=launch.restored_node_ids)
+        return RunStream(accepted, _follow_session(session, queue))
+
+    async def plan_resume(
+        self, workflow_id: str, resume: ResumeRequest, secret_names: Collection[str]
+    ) -> PreparedResume:
+        """What a resume would do, without running it; problems are reported, not raised.
+
+        Raises:
+            FailedPreconditionError: NO_FAILED_RUN, or PLAN_STALE for a token that no longer matches.
+            NotFoundError: The workflow or the named source run does not exist.
+        """
+        if not workflow_id:
+            raise InvalidArgumentError(
+                "workflow_id is required",
+                violations=[FieldViolation("workflow_id", "must not be empty", "REQUIRED")],
+            )
+        return await prepare_resume(
+            self._history,
+            self._plan,
+            workflow_id,
+            resume,
+            secret_names=secret_names,
+            inputs=None,
+            registry=self._registry,
+        )
+
+    async def _fresh(self, request: RunRequest) -> _Launch:
+        workflow = await self._history.get_workflow(request.workflow_id)
+        run = Run(
+            id="",
+            workflow_id=workflow.id,
+            workflow_version=workflow.version,
+            inputs=dict(request.inputs),
+            environment_name=request.environment_name,
+            environment=dict(request.environment),
+            request_id=request.request_id,
+        )
+        return _Launch(
+            self._plan(workflow), run, environment=dict(request.environment), inputs=request.inputs
+        )
+
+    async def _resumed(self, request: RunRequest) -> _Launch:
+        assert request.resume is not None
+        prepared = await prepare_resume(
+            self._history,
+            self._plan,
+            request.workflow_id,
+            request.resume,
+            secret_names=request.secrets.keys(),
+            inputs=request.inputs or None,
+            registry=self._registry,
+        )
+        raise_if_rejected(prepared.resume)
+        source, root = prepared.lineage.run, prepared.lineage.root
+        # Environment values are snapshotted on the source run and reused unless overridden.
+        environment = {**source.environment, **request.environment}
+        inputs = {**root.inputs, **request.inputs}
+        plan = prepared.resume
+        run = Run(
+            id="",
+            workflow_id=prepared.workflow.id,
+            workflow_version=prepared.workflow.version,
+            inputs=inputs,
+            environment_name=request.environment_name or source.environment_name,
+            environment=environment,
+            request_id=request.request_id,
+            resume_from_run_id=source.id,
+            resume_from_node_ids=list(plan.start_node_ids),
+            resume_mode=plan.mode,
+            root_run_id=source.root_run_id or source.id,
+            lineage_depth=source.lineage_depth + 1,
+        )
+        return _Launch(
+            prepared.plan,
+            run,
+            environment=environment,
+            inputs=inputs,
+            preset=dict(plan.preset),
+            initial_variables=dict(plan.initial_variables),
+            restored_node_ids=tuple(plan.restored_node_ids),
+        )
 
     async def cancel(self, run_id: str) -> RunStatus:
         """Stop a run executing here, or ask the history to have its runner stop it.

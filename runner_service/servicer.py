@@ -8,7 +8,6 @@ import grpc
 
 from resumeflow.v1 import runner_service_pb2 as pb
 from resumeflow.v1 import runner_service_pb2_grpc as pb_grpc
-from resumeflow_core.errors import UnimplementedError
 from resumeflow_core.rpc import convert as shared_convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
 from runner_service import convert
@@ -33,7 +32,9 @@ class RunnerServicer(pb_grpc.RunnerServiceServicer):
     async def PlanResume(
         self, request: pb.PlanResumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.PlanResumeResponse:
-        raise UnimplementedError("PlanResume is not implemented yet", reason="RESUME_UNIMPLEMENTED")
+        resume = convert.resume_from_proto(request.resume)
+        prepared = await self._runner.plan_resume(request.workflow_id, resume, list(request.secret_names))
+        return convert.plan_to_proto(prepared)
 
     @unary_rpc
     async def CancelRun(

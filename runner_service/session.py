@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -60,6 +60,8 @@ class RunSession:
         runner_id: str,
         redactor: Redactor,
         lease_seconds: float,
+        definition_hashes: Mapping[str, str],
+        preset: Mapping[str, NodeResult] | None = None,
     ) -> None:
         self.run = run
         self._executor = executor
@@ -70,7 +72,9 @@ class RunSession:
         self._sequence = run.last_sequence
         self._followers: list[asyncio.Queue[StreamItem | object]] = []
         self._started: dict[str, datetime] = {}
-        self._outcomes: dict[str, NodeResult] = {}
+        self._definition_hashes = definition_hashes
+        # Carried failures of a resume count in the run's summary like its own.
+        self._outcomes: dict[str, NodeResult] = dict(preset or {})
         self.done = asyncio.Event()
 
     def follow(self) -> asyncio.Queue[StreamItem | object]:
@@ -125,6 +129,7 @@ class RunSession:
             return event, NodeResult(transition.node_id, NodeStatus.RUNNING, transition.attempt, started)
         result = transition.result or NodeResult(transition.node_id, transition.status, transition.attempt)
         result.finish_sequence = self._sequence
+        result.definition_hash = self._definition_hashes.get(result.node_id, "")
         self._outcomes[result.node_id] = result
         return event, result
 

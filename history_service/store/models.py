@@ -131,6 +131,8 @@ class RunRow(Base):
     active_resume_of: Mapped[str | None] = mapped_column(String)
     """The source run while this resume is RUNNING, else NULL; unique, so the database
     itself guarantees at most one active resume per source run."""
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Set once a run resumed from this one (directly or through a chain) SUCCEEDED."""
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -141,10 +143,12 @@ class RunRow(Base):
         Index("ix_runs_create_time_id", "create_time", "id"),
         Index("ix_runs_workflow_id_create_time_id", "workflow_id", "create_time", "id"),
         Index(
-            "ix_runs_workflow_id_status_create_time",
+            "ix_runs_workflow_id_status_resolved_create_time_id",
             "workflow_id",
             "status",
+            "resolved",
             "create_time",
+            "id",
         ),
         Index("ix_runs_root_run_id", "root_run_id"),
         Index("ix_runs_status_lease_expire_time", "status", "lease_expire_time"),
@@ -170,7 +174,10 @@ class NodeResultRow(Base):
     error_code: Mapped[str | None] = mapped_column(String)
     error_message: Mapped[str | None] = mapped_column(Text)
     source_run_id: Mapped[str] = mapped_column(String)
+    """"" when the run itself produced the result, else the producing run (RESTORED, carried)."""
     finish_sequence: Mapped[int] = mapped_column(Integer)
+    definition_hash: Mapped[str] = mapped_column(String, default="")
+    """`Node.definition_hash()` of the definition that produced the result."""
 
 
 class EventRow(Base):

@@ -125,6 +125,7 @@ def run_to_row(
         lease_expire_time=lease_expire_time,
         cancel_requested=cancel_requested,
         active_resume_of=run.resume_from_run_id if resuming else None,
+        resolved=False,
     )
 
 
@@ -177,6 +178,7 @@ def node_result_values(result: NodeResult, *, run_id: str, position: int | None 
         "error_message": None if error is None else error.message,
         "source_run_id": result.source_run_id,
         "finish_sequence": result.finish_sequence,
+        "definition_hash": result.definition_hash,
     }
     if position is not None:
         values["position"] = position
@@ -198,6 +200,7 @@ def node_result_from_row(row: NodeResultRow) -> NodeResult:
         error=error,
         source_run_id=row.source_run_id,
         finish_sequence=row.finish_sequence,
+        definition_hash=row.definition_hash,
     )
 
 

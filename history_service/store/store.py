@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from alembic.util import CommandError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.exc import (
     ArgumentError,
     IntegrityError,
@@ -203,20 +203,25 @@ class HistoryStore:
         """Start a run: its row, one result per node and the RUN_STARTED event.
 
         The store sets the id (when empty), status RUNNING, the create and start
-        times, last sequence 1 and, unless given, `root_run_id` and `lineage_depth`.
-        A resume's lineage is its source run followed by the source's lineage.
+        times and last sequence 1. A resume (`resume_from_run_id` set) gets its lineage
+        from the stored source run: the source followed by the source's lineage, whose
+        last entry is `root_run_id` and whose length is `lineage_depth` (the given
+        values of both are ignored); it is the source's active resume until it finishes.
+        A run that is no resume is its own root, at depth 0.
 
         Args:
             run: The run to create; its status, times and node results are ignored.
             node_ids: Every node of the workflow version, in topological order.
-            preset_results: Results stored as given instead of PENDING, e.g. RESTORED
-                results with their `source_run_id`.
+            preset_results: Results stored as given instead of PENDING (every field,
+                `source_run_id` and `definition_hash` included), e.g. RESTORED results
+                or carried FAILED ones naming the run that produced them.
             runner_id: The runner executing the run; it holds the run's lease.
             lease_seconds: How long the lease lasts without a heartbeat.
 
         Returns:
             The run with its node results, and whether it existed already: the same
-            `(workflow_id, request_id)` returns the run first created with it.
+            `(workflow_id, request_id)` returns the run first created with it, before
+            any other check (the source run's existence, an active resume).
 
         Raises:
             InvalidArgumentError: Duplicate node ids, or presets of unknown nodes.
@@ -293,6 +298,9 @@ class HistoryStore:
     ) -> Run:
         """Record the end of a run and its RUN_FINISHED event; release its lease.
 
+        A run that SUCCEEDED resolves its whole lineage: every ancestor is marked
+        resolved in the same transaction, so `get_latest_failed` no longer offers it.
+
         Args:
             run_id: The run.
             runner_id: The runner holding the run's lease.
@@ -327,6 +335,8 @@ class HistoryStore:
         async with self._writing() as session:
             await tx.advance(session, run_id, runner_id, [event], values=end)
             await tx.insert_events(session, run_id, [event])
+            if status == RunStatus.SUCCEEDED:
+                await tx.resolve_lineage(session, run_id)
             return await tx.load_run(session, run_id, with_results=True)
 
     async def heartbeat(
@@ -421,6 +431,45 @@ class HistoryStore:
         """
         async with self._reading() as session:
             return await tx.load_run(session, run_id, with_results=with_results)
+
+    async def get_latest_failed(self, workflow_id: str) -> Run | None:
+        """The workflow's newest FAILED run that is not resolved, without node results.
+
+        A run is resolved once a run resumed from it, directly or through a chain,
+        SUCCEEDED. CANCELLED runs are never returned. One indexed query.
+
+        Returns:
+            The run, or None when there is none (also for an unknown workflow).
+        """
+        stmt = (
+            select(RunRow)
+            .where(
+                RunRow.workflow_id == workflow_id,
+                RunRow.status == int(RunStatus.FAILED),
+                RunRow.resolved == false(),
+            )
+            .order_by(RunRow.create_time.desc(), RunRow.id.desc())
+            .limit(1)
+        )
+        async with self._reading() as session:
+            found = await session.scalar(stmt)
+        return None if found is None else rows.run_from_row(found)
+
+    async def get_lineage(self, run_id: str) -> tuple[list[Run], list[NodeResult]]:
+        """A run's lineage and the run's own node results, in at most three queries.
+
+        Returns:
+            The runs, without node results: the run first, then its ancestors
+            nearest-first, the root last (an ancestor that no longer exists is left
+            out); and the run's node results in topological order, as stored: a result
+            the run produced itself has an empty `source_run_id`, a restored or carried
+            one names the run that produced it.
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        async with self._reading() as session:
+            return await tx.load_lineage(session, run_id)
 
     async def list_runs(
         self,

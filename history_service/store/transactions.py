@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history_service.store import checks, rows
@@ -99,8 +99,8 @@ async def insert_run(
         create_time=time,
         start_time=time,
         end_time=None,
-        root_run_id=run.root_run_id or (lineage[-1] if lineage else run_id),
-        lineage_depth=run.lineage_depth or len(lineage),
+        root_run_id=lineage[-1] if lineage else run_id,
+        lineage_depth=len(lineage),
         last_sequence=1,
         node_results=results,
     )
@@ -249,6 +249,19 @@ async def update_results(session: AsyncSession, run_id: str, results: Sequence[N
     )
 
 
+async def resolve_lineage(session: AsyncSession, run_id: str) -> None:
+    """Mark every ancestor of the run resolved, in one UPDATE."""
+    lineage = await session.scalar(select(RunRow.lineage).where(RunRow.id == run_id))
+    if not lineage:
+        return
+    await session.execute(
+        update(RunRow)
+        .where(RunRow.id.in_(lineage), RunRow.resolved == false())
+        .values(resolved=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # --- runs: lease expiry ----------------------------------------------------------------
 
 
@@ -349,3 +362,27 @@ async def load_run(session: AsyncSession, run_id: str, *, with_results: bool) ->
         )
         results = found.all()
     return rows.run_from_row(row, results)
+
+
+async def load_lineage(session: AsyncSession, run_id: str) -> tuple[list[Run], list[NodeResult]]:
+    """The run and its ancestors nearest-first (no results), and the run's own results.
+
+    Three statements whatever the lineage depth: the run, its ancestors by id, its results.
+    Ancestors that no longer exist are left out.
+
+    Raises:
+        RunNotFoundError: No such run.
+    """
+    row = await session.get(RunRow, run_id)
+    if row is None:
+        raise RunNotFoundError(run_id)
+    ancestors: dict[str, RunRow] = {}
+    if row.lineage:
+        found = await session.scalars(select(RunRow).where(RunRow.id.in_(row.lineage)))
+        ancestors = {ancestor.id: ancestor for ancestor in found}
+    results = await session.scalars(
+        select(NodeResultRow).where(NodeResultRow.run_id == run_id).order_by(NodeResultRow.position)
+    )
+    runs = [rows.run_from_row(row)]
+    runs += [rows.run_from_row(ancestors[ancestor]) for ancestor in row.lineage if ancestor in ancestors]
+    return runs, [rows.node_result_from_row(result) for result in results]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -94,6 +95,11 @@ class ExecutionPlan:
         """Whether the edge source → target carries the run on, given the branch `source` chose."""
         branches = self.edge_branches[(source, target)]
         return UNCONDITIONAL in branches or (chosen_branch is not None and chosen_branch in branches)
+
+    @functools.cached_property
+    def definition_hashes(self) -> Mapping[str, str]:
+        """Node id → `Node.definition_hash()`, computed once per plan."""
+        return MappingProxyType({node_id: node.definition_hash() for node_id, node in self.nodes.items()})
 
     @property
     def start_node_id(self) -> str:

@@ -15,7 +15,6 @@ from resumeflow.v1 import (
     history_service_pb2 as hpb,
 )
 from resumeflow.v1 import (
-    history_service_pb2_grpc,
     run_pb2,
 )
 from resumeflow.v1 import (
@@ -166,23 +165,3 @@ async def test_appending_out_of_sequence_is_aborted_and_stores_nothing(services:
     assert raised.value.code() == grpc.StatusCode.ABORTED
     assert error_details(raised.value)[0] == "SEQUENCE_GAP"
     assert (await services.get_run(created.run.id)).last_sequence == 1
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        pytest.param("plan", id="plan-resume"),
-        pytest.param("latest-failed", id="get-latest-failed"),
-        pytest.param("lineage", id="get-lineage-context"),
-    ],
-)
-async def test_rpcs_of_the_resume_feature_answer_unimplemented_for_now(services: Services, call: str) -> None:
-    history = history_service_pb2_grpc.HistoryServiceStub(services.history_channel)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        if call == "plan":
-            await services.runner.PlanResume(rpb.PlanResumeRequest(workflow_id="x"))
-        elif call == "latest-failed":
-            await history.GetLatestFailed(hpb.GetLatestFailedRequest(workflow_id="x"))
-        else:
-            await history.GetLineageContext(hpb.GetLineageContextRequest(run_id="x"))
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -79,6 +79,7 @@ def upgrade() -> None:
         _time("lease_expire_time", nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.Column("active_resume_of", sa.String(), nullable=True),
+        sa.Column("resolved", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["workflow_id", "workflow_version"],
             ["workflow_versions.workflow_id", "workflow_versions.version"],
@@ -94,11 +95,11 @@ def upgrade() -> None:
         "runs",
         ["workflow_id", "create_time", "id"],
     )
-    # Filtering by status, e.g. the latest failed run of a workflow.
+    # Filtering by status; the latest unresolved failed run of a workflow is its first entry.
     op.create_index(
-        "ix_runs_workflow_id_status_create_time",
+        "ix_runs_workflow_id_status_resolved_create_time_id",
         "runs",
-        ["workflow_id", "status", "create_time"],
+        ["workflow_id", "status", "resolved", "create_time", "id"],
     )
     op.create_index("ix_runs_root_run_id", "runs", ["root_run_id"])
     # The lease reaper's scan of RUNNING runs whose lease expired.
@@ -120,6 +121,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("source_run_id", sa.String(), nullable=False),
         sa.Column("finish_sequence", sa.Integer(), nullable=False),
+        sa.Column("definition_hash", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"],
             ["runs.id"],

@@ -1,0 +1,157 @@
+"""Prepares a resume: finds the source run, reads its lineage, plans with the engine's pure
+planner, and turns the planner's verdicts and plan tokens into domain errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
+from resumeflow_core.lineage import LineageContext
+from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.workflow import Workflow
+from runner_service.engine import ExecutionPlan, LineageView, ResumePlan, plan_resume
+from runner_service.history_client import HistoryClient
+from runner_service.requests import ResumeRequest
+
+TOKEN_PREFIX = "rf1."
+
+# When a resume has several problems, the status carries the most fundamental one's reason;
+# the message and the `reasons` metadata list all of them.
+_REASON_PRECEDENCE = (
+    "SOURCE_OTHER_WORKFLOW",
+    "SOURCE_NOT_FAILED",
+    "MISSING_PRIOR_RESULT",
+    "WORKFLOW_DRIFT",
+    "MISSING_SECRET",
+)
+
+
+@dataclass(frozen=True)
+class PreparedResume:
+    """A planned resume, not yet checked for problems."""
+
+    workflow: Workflow
+    """The workflow version the resume runs."""
+    plan: ExecutionPlan
+    lineage: LineageContext
+    """The source run's lineage."""
+    resume: ResumePlan
+    token: str
+    """The plan token a client may pass back to run exactly this plan."""
+
+
+async def prepare_resume(
+    history: HistoryClient,
+    plan_for: Callable[[Workflow], ExecutionPlan],
+    workflow_id: str,
+    request: ResumeRequest,
+    *,
+    secret_names: Collection[str],
+    inputs: Mapping[str, Any] | None,
+    registry: NodeTypeRegistry,
+) -> PreparedResume:
+    """Plan the resume `request` asks for.
+
+    Raises:
+        InvalidArgumentError: The plan token is malformed.
+        FailedPreconditionError: NO_FAILED_RUN when no source is named and none is left.
+        RunNotFoundError: The named source run does not exist.
+    """
+    pinned = _decode_token(request.plan_token) if request.plan_token else None
+    source_run_id = request.source_run_id or (pinned.source_run_id if pinned else "")
+    if not source_run_id:
+        source, _ = await history.get_latest_failed(workflow_id)
+        source_run_id = source.id
+    lineage = await history.get_lineage_context(source_run_id)
+    source = lineage.run
+    same_workflow = source.workflow_id == workflow_id
+    version = source.workflow_version if request.pin_source_version and same_workflow else 0
+    workflow = await history.get_workflow(workflow_id, version)
+    source_workflow = workflow
+    if not (same_workflow and source.workflow_version == workflow.version):
+        source_workflow = await history.get_workflow(source.workflow_id, source.workflow_version)
+    plan = plan_for(workflow)
+    resume = plan_resume(
+        plan,
+        LineageView(
+            source=source,
+            runs=lineage.runs,
+            results=lineage.results,
+            source_node_ids=frozenset(node.id for node in source_workflow.nodes),
+        ),
+        mode=request.mode,
+        start_node_ids=request.start_node_ids,
+        rerun_changed_nodes=request.rerun_changed_nodes,
+        secret_names=secret_names,
+        inputs=inputs,
+        registry=registry,
+    )
+    token = _encode_token(_Token(source.id, workflow.version, resume.digest()))
+    if pinned is not None and pinned != _Token(source.id, workflow.version, resume.digest()):
+        raise FailedPreconditionError(
+            "the plan token no longer matches: the source lineage or the workflow changed since it was "
+            "planned; plan the resume again",
+            reason="PLAN_STALE",
+            metadata={"source_run_id": source.id, "workflow_version": str(workflow.version)},
+        )
+    return PreparedResume(workflow, plan, lineage, resume, token)
+
+
+def raise_if_rejected(resume: ResumePlan) -> None:
+    """Raise the error a real resume of this plan is rejected with, if any.
+
+    Raises:
+        InvalidArgumentError: INVALID_RESUME, every bad start node listed as a field violation.
+        FailedPreconditionError: the most fundamental problem's reason; all of them in the message.
+    """
+    if resume.violations:
+        raise InvalidArgumentError(
+            f"the resume request is invalid: {len(resume.violations)} problem(s)",
+            reason="INVALID_RESUME",
+            violations=resume.violations,
+        )
+    if not resume.problems:
+        return
+    problems = sorted(resume.problems, key=lambda p: _precedence(p.reason))
+    first = problems[0]
+    metadata = dict(first.metadata)
+    metadata["reasons"] = ",".join(p.reason for p in problems)
+    metadata.setdefault("source_run_id", resume.source_run_id)
+    raise FailedPreconditionError(
+        "; ".join(p.message for p in problems), reason=first.reason, metadata=metadata
+    )
+
+
+def _precedence(reason: str) -> int:
+    return _REASON_PRECEDENCE.index(reason) if reason in _REASON_PRECEDENCE else len(_REASON_PRECEDENCE)
+
+
+@dataclass(frozen=True)
+class _Token:
+    source_run_id: str
+    workflow_version: int
+    digest: str
+
+
+def _encode_token(token: _Token) -> str:
+    payload = json.dumps([token.source_run_id, token.workflow_version, token.digest], separators=(",", ":"))
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_token(text: str) -> _Token:
+    try:
+        if not text.startswith(TOKEN_PREFIX):
+            raise ValueError("unknown prefix")
+        body = text[len(TOKEN_PREFIX) :]
+        source, version, digest = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return _Token(str(source), int(version), str(digest))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidArgumentError(
+            "resume.plan_token is not a token PlanResume returned",
+            violations=[FieldViolation("resume.plan_token", "malformed plan token", "MALFORMED_TOKEN")],
+        ) from exc
