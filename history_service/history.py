@@ -155,12 +155,13 @@ class History:
 
     # --- watching ---------------------------------------------------------------------------
 
-    async def watch(self, run_id: str, after_sequence: int) -> AsyncIterator[Event]:
-        """Yield the run's events after `after_sequence` in order, without gaps or repeats,
-        until its RUN_FINISHED event.
+    async def watch(self, run_id: str, after_sequence: int) -> AsyncIterator[list[Event]]:
+        """Yield the run's events after `after_sequence` in batches, in order, without gaps or
+        repeats, until its RUN_FINISHED event.
 
         Stored events come from the database; live ones from the in-process hub when they were
         appended here, or from a periodic database read when another replica appended them.
+        Batches keep a busy run with many watchers from paying one message per event each.
         """
         if after_sequence < 0:
             raise InvalidArgumentError(
@@ -176,12 +177,13 @@ class History:
                 events = channel.after(cursor) if woken else None
                 if not events:
                     events = await self.store.list_events(run_id, cursor, limit=WATCH_PAGE)
-                for event in events:
-                    yield event
-                    cursor = event.sequence
-                    if event.kind == EventKind.RUN_FINISHED:
-                        return
                 if events:
+                    finished = next((i for i, e in enumerate(events) if e.kind == EventKind.RUN_FINISHED), None)
+                    batch = events if finished is None else events[: finished + 1]
+                    yield batch
+                    cursor = batch[-1].sequence
+                    if finished is not None:
+                        return
                     woken = len(events) < WATCH_PAGE  # a full page: more may be waiting in the database
                     continue
                 status, last_sequence = await self.store.get_run_progress(run_id)

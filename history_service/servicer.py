@@ -97,8 +97,8 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         self, request: pb.WatchRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchRunResponse]:
         run_id = convert.require(request.run_id, "run_id")
-        async for event in self._history.watch(run_id, request.after_sequence):
-            yield pb.WatchRunResponse(event=convert.event_to_proto(event))
+        async for batch in self._history.watch(run_id, request.after_sequence):
+            yield pb.WatchRunResponse(events=[convert.event_to_proto(event) for event in batch])
 
     @unary_rpc
     async def CreateRun(

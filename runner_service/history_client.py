@@ -126,7 +126,8 @@ class HistoryClient:
         call = self._stub.WatchRun(pb.WatchRunRequest(run_id=run_id, after_sequence=after_sequence))
         try:
             async for response in call:
-                yield convert.event_from_proto(response.event)
+                for event in response.events:
+                    yield convert.event_from_proto(event)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from exc
         finally:

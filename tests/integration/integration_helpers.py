@@ -47,7 +47,7 @@ class Services:
 
     async def events(self, run_id: str, after: int = 0) -> list[run_pb2.Event]:
         call = self.history.WatchRun(hpb.WatchRunRequest(run_id=run_id, after_sequence=after))
-        return [response.event async for response in call]
+        return [event async for response in call for event in response.events]
 
 
 async def start_services(

@@ -140,10 +140,10 @@ class WatchRunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class WatchRunResponse(_message.Message):
-    __slots__ = ("event",)
-    EVENT_FIELD_NUMBER: _ClassVar[int]
-    event: _run_pb2.Event
-    def __init__(self, event: _Optional[_Union[_run_pb2.Event, _Mapping]] = ...) -> None: ...
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_run_pb2.Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[_run_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class CreateRunRequest(_message.Message):
     __slots__ = ("run", "runner_id", "lease_duration", "node_results", "node_ids")
