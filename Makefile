@@ -9,7 +9,7 @@ PROTO_FILES := $(wildcard proto/resumeflow/v1/*.proto)
 GEN_DIR := gen
 BUF_VERSION := 1.75.0
 
-.PHONY: setup run test lint fmt proto proto-check bench clean
+.PHONY: setup run test lint fmt proto proto-check bench bench-smoke clean
 
 # New top-level packages need a re-install of the editable package, hence the __init__ files.
 $(STAMP): pyproject.toml $(wildcard */__init__.py clients/python/*/__init__.py)
@@ -40,6 +40,14 @@ proto-check: setup
 ## test: install what is needed, check the stubs, run the whole test suite
 test: setup proto-check
 	$(BIN)/python -m pytest
+
+## bench: measure the services as separate processes and rewrite bench/RESULTS.md (several minutes)
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## bench-smoke: the same scenarios at tiny sizes, in seconds, to keep the harness working
+bench-smoke: setup
+	$(BIN)/python bench/run.py --smoke $(BENCH_ARGS)
 
 ## lint: buf lint on proto/, ruff and mypy on the code
 lint: setup

@@ -1,0 +1,290 @@
+"""The benchmark scenarios of issue 5; each returns named figures (lists of samples) and checks
+that what it measured really happened (every event persisted and streamed, no gaps)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from workflows import grid, linear, wide
+
+from resumeflow.v1 import history_service_pb2 as hpb
+from resumeflow.v1 import history_service_pb2_grpc, run_pb2, runner_service_pb2_grpc, workflow_pb2
+from resumeflow.v1 import runner_service_pb2 as rpb
+
+SUCCEEDED, FAILED = run_pb2.RUN_STATUS_SUCCEEDED, run_pb2.RUN_STATUS_FAILED
+_ids = itertools.count()
+
+
+@dataclass
+class Figure:
+    """One measured quantity: its samples, unit, and the target it is held to (if any)."""
+
+    name: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    target: str = ""
+    """E.g. '<= 1.0'; checked against the median."""
+
+    def meets(self) -> bool | None:
+        if not self.target or not self.samples:
+            return None
+        op, bound = self.target.split()
+        median = sorted(self.samples)[len(self.samples) // 2]
+        return median <= float(bound) if op == "<=" else median >= float(bound)
+
+
+class Client:
+    """Stubs of both services over aio channels."""
+
+    def __init__(self, runner_address: str, history_address: str) -> None:
+        self.history_address = history_address
+        self.runner_channel = grpc.aio.insecure_channel(runner_address)
+        self.history_channel = grpc.aio.insecure_channel(history_address)
+        self.runner = runner_service_pb2_grpc.RunnerServiceStub(self.runner_channel)
+        self.history = history_service_pb2_grpc.HistoryServiceStub(self.history_channel)
+
+    async def close(self) -> None:
+        await self.runner_channel.close()
+        await self.history_channel.close()
+
+    async def put(self, workflow: workflow_pb2.Workflow) -> None:
+        await self.history.PutWorkflow(hpb.PutWorkflowRequest(workflow=workflow))
+
+    async def run(self, request: rpb.RunWorkflowRequest) -> tuple[float, list[rpb.RunWorkflowResponse]]:
+        """Seconds from the call to RunFinished, and every message of the stream."""
+        started = time.perf_counter()
+        messages = [message async for message in self.runner.RunWorkflow(request)]
+        return time.perf_counter() - started, messages
+
+
+def _median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+async def _check_persisted(client: Client, run_id: str, expected_events: int) -> None:
+    """Every event is in the log, sequences 1…n without gaps."""
+    call = client.history.WatchRun(hpb.WatchRunRequest(run_id=run_id))
+    sequences = [event.sequence async for response in call for event in response.events]
+    if sequences != list(range(1, expected_events + 1)):
+        raise AssertionError(
+            f"run {run_id}: {len(sequences)} events stored, {expected_events} expected, or a gap"
+        )
+
+
+# --- 1. per-node overhead --------------------------------------------------------------------------
+
+
+async def bare_round_trip(client: Client, calls: int) -> list[float]:
+    """Seconds of one grpc.aio unary round trip (a health check) on this machine."""
+    stub = health_pb2_grpc.HealthStub(client.runner_channel)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await stub.Check(health_pb2.HealthCheckRequest())
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+async def per_node_overhead(client: Client, repetitions: int, nodes: int, prefix: str = "") -> list[Figure]:
+    targets = {"linear": "<= 1.0", "wide": "<= 0.5", "grid": "<= 0.5"}
+    layers = max(1, (nodes - 2) // 100)
+    shapes = {
+        "linear": linear(f"linear-{next(_ids)}", nodes),
+        "wide": wide(f"wide-{next(_ids)}", nodes),
+        "grid": grid(f"grid-{next(_ids)}", layers=layers, width=min(100, nodes - 2)),
+    }
+    rtt = await bare_round_trip(client, 300)
+    figures = []
+    for shape, workflow in shapes.items():
+        await client.put(workflow)
+        node_count = len(workflow.nodes)
+        wall = Figure(
+            f"{prefix}{shape}: RunWorkflow → RunFinished ({node_count} nodes)",
+            "s",
+            target=targets[shape] if nodes >= 1000 else "",
+        )
+        for _ in range(repetitions):
+            seconds, messages = await client.run(rpb.RunWorkflowRequest(workflow_id=workflow.id))
+            finished = messages[-1].finished.run
+            streamed = sum(1 for m in messages if m.WhichOneof("payload") == "event")
+            if finished.status != SUCCEEDED or streamed != 2 * node_count:
+                raise AssertionError(f"{shape}: status {finished.status}, {streamed} events streamed")
+            await _check_persisted(client, finished.id, 2 * node_count + 2)
+            wall.samples.append(seconds)
+        per_node = Figure(
+            f"{prefix}{shape}: per-node overhead", "ms", [s / node_count * 1e3 for s in wall.samples]
+        )
+        ratio = Figure(
+            f"{prefix}{shape}: per-node overhead / bare round trip",
+            "×",
+            [s / node_count / _median(rtt) for s in wall.samples],
+        )
+        figures += [wall, per_node, ratio]
+    figures.insert(0, Figure(f"{prefix}bare grpc.aio unary round trip", "ms", [s * 1e3 for s in rtt]))
+    return figures
+
+
+# --- 2. resume start -------------------------------------------------------------------------------
+
+
+async def resume_start(
+    client: Client, repetitions: int, depths: Sequence[int], layers: int = 10
+) -> list[Figure]:
+    """A layered workflow failing at one node of its last layer, resumed again and again."""
+    width = 100
+    failing = f"l{layers - 1}c{width // 2}"
+    workflow = grid(f"resume-{next(_ids)}", layers=layers, width=width, failing=failing, fail_when="yes")
+    await client.put(workflow)
+    environment = run_pb2.Environment(values={"fail": "yes"})
+    _, messages = await client.run(rpb.RunWorkflowRequest(workflow_id=workflow.id, environment=environment))
+    source = messages[-1].finished.run
+    if source.status != FAILED or list(source.failed_node_ids) != [failing]:
+        raise AssertionError(f"the first run should fail at {failing}: {source.failed_node_ids}")
+    figures = []
+    depth = 0
+    for target in depths:
+        while depth < target - 1:  # build the lineage up to just below the target depth
+            source = (await _resume(client, workflow.id, source.id, environment))[2]
+            depth += 1
+        accepted = Figure(f"depth {target}: resume call → RunAccepted", "ms", target="")
+        first_running = Figure(
+            f"depth {target}: resume call → first re-run node RUNNING", "ms", target="<= 50"
+        )
+        lineage = Figure(f"depth {target}: GetLineageContext ({len(workflow.nodes)} nodes)", "ms")
+        resumed = source
+        for _ in range(repetitions):
+            to_accepted, to_running, resumed = await _resume(client, workflow.id, source.id, environment)
+            if resumed.lineage_depth != target:
+                raise AssertionError(f"expected depth {target}, got {resumed.lineage_depth}")
+            accepted.samples.append(to_accepted * 1e3)
+            first_running.samples.append(to_running * 1e3)
+            started = time.perf_counter()
+            context = await client.history.GetLineageContext(hpb.GetLineageContextRequest(run_id=resumed.id))
+            lineage.samples.append((time.perf_counter() - started) * 1e3)
+            if len(context.lineage) != target + 1 or len(context.node_results) != len(workflow.nodes):
+                raise AssertionError("lineage context incomplete")
+        source, depth = resumed, target
+        figures += [accepted, first_running, lineage]
+    return figures
+
+
+async def _resume(
+    client: Client, workflow_id: str, source_id: str, environment: run_pb2.Environment
+) -> tuple[float, float, run_pb2.Run]:
+    request = rpb.RunWorkflowRequest(
+        workflow_id=workflow_id, environment=environment, resume=run_pb2.ResumeSpec(source_run_id=source_id)
+    )
+    started = time.perf_counter()
+    to_accepted = to_running = 0.0
+    finished = None
+    async for message in client.runner.RunWorkflow(request):
+        kind = message.WhichOneof("payload")
+        if kind == "accepted":
+            to_accepted = time.perf_counter() - started
+        elif kind == "event" and not to_running and message.event.node_status == run_pb2.NODE_STATUS_RUNNING:
+            to_running = time.perf_counter() - started
+        elif kind == "finished":
+            finished = message.finished.run
+    assert finished is not None and finished.status == FAILED
+    return to_accepted, to_running, finished
+
+
+# --- 3. watch fan-out ------------------------------------------------------------------------------
+
+
+async def watch_fan_out(client: Client, repetitions: int, watchers: int, nodes: int) -> list[Figure]:
+    """`watchers` WatchRun subscribers on one run whose body starts after a gate delay, so every
+    subscriber is attached before the measured events are created."""
+    layers = max(1, (nodes - 3) // 100)
+    body = grid(f"fanout-{next(_ids)}", layers=layers, width=min(100, nodes - 3))
+    gate = workflow_pb2.Node(id="gate", type="delay")
+    gate.config.update({"seconds": 2.0})
+    body.nodes.append(gate)
+    for edge in body.edges:
+        if edge.source == "start":
+            edge.source = "gate"
+    body.edges.append(workflow_pb2.Edge(source="start", target="gate"))
+    await client.put(body)
+    channels = [grpc.aio.insecure_channel(client.history_address) for _ in range(4)]
+    stubs = [history_service_pb2_grpc.HistoryServiceStub(c) for c in channels]
+    p50, p99, gaps = (
+        Figure("p50 lag, event creation → receipt", "ms"),
+        Figure("p99 lag, event creation → receipt", "ms", target="<= 100"),
+        Figure("watchers with a gap, duplicate or missing event", "count", target="<= 0"),
+    )
+    try:
+        for _ in range(repetitions):
+            run_call = client.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id=body.id))
+            run_id = (await run_call.read()).accepted.run.id
+            attached: list[float] = []
+            results = await asyncio.gather(
+                *(_watch(stubs[i % len(stubs)], run_id, attached) for i in range(watchers)),
+                _drain(run_call),
+            )
+            streams = results[:-1]
+            all_attached = max(attached)
+            lags = [
+                (received - created) * 1e3
+                for stream in streams
+                for created, received, _ in stream
+                if created > all_attached
+            ]
+            expected = list(range(1, len(streams[0]) + 1))
+            gaps.samples.append(sum(1 for s in streams if [seq for _, _, seq in s] != expected))
+            if len(expected) != 2 * len(body.nodes) + 2:
+                raise AssertionError(f"watchers saw {len(expected)} events")
+            lags.sort()
+            p50.samples.append(lags[len(lags) // 2])
+            p99.samples.append(lags[int(len(lags) * 0.99)])
+    finally:
+        for channel in channels:
+            await channel.close()
+    return [p50, p99, gaps]
+
+
+async def _watch(
+    stub: history_service_pb2_grpc.HistoryServiceStub, run_id: str, attached: list[float]
+) -> list[tuple[float, float, int]]:
+    """(creation time, receipt time, sequence) of every event, wall-clock seconds."""
+    received: list[tuple[float, float, int]] = []
+    first = True
+    async for response in stub.WatchRun(hpb.WatchRunRequest(run_id=run_id)):
+        now = time.time()
+        if first:
+            attached.append(now)
+            first = False
+        received += [(e.time.ToNanoseconds() / 1e9, now, e.sequence) for e in response.events]
+    return received
+
+
+async def _drain(call: grpc.aio.UnaryStreamCall) -> None:
+    while await call.read() is not grpc.aio.EOF:
+        pass
+
+
+# --- 4. concurrent runs ----------------------------------------------------------------------------
+
+
+async def concurrent_runs(client: Client, repetitions: int, batches: Sequence[int]) -> list[Figure]:
+    workflow = linear(f"ten-{next(_ids)}", 10)
+    await client.put(workflow)
+    figures = []
+    for count in batches:
+        figure = Figure(f"{count} concurrent 10-node runs: throughput", "runs/s", target=">= 100")
+        for _ in range(repetitions):
+            started = time.perf_counter()
+            outcomes = await asyncio.gather(
+                *(client.run(rpb.RunWorkflowRequest(workflow_id=workflow.id)) for _ in range(count))
+            )
+            seconds = time.perf_counter() - started
+            if any(messages[-1].finished.run.status != SUCCEEDED for _, messages in outcomes):
+                raise AssertionError("a concurrent run did not succeed")
+            figure.samples.append(count / seconds)
+        figures.append(figure)
+    return figures
