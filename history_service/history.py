@@ -14,6 +14,7 @@ from typing import Any
 
 from history_service.hub import EventHub
 from history_service.store import HistoryStore
+from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 WATCH_POLL_INTERVAL = 0.5  # seconds between database reads while a watched run is quiet
 WATCH_PAGE = 1000  # events per database read while replaying
 LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
+WORKFLOW_CACHE_SIZE = 256  # workflow versions kept in memory
 
 
 class History:
@@ -36,6 +38,7 @@ class History:
         self.store = store
         self.registry = registry or default_registry()
         self.hub = EventHub()
+        self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
         self._reaper: asyncio.Task[None] | None = None
 
     @classmethod
@@ -50,6 +53,20 @@ class History:
         await self.store.close()
 
     # --- workflows --------------------------------------------------------------------------
+
+    async def get_workflow(self, workflow_id: str, version: int = 0) -> Workflow:
+        """A workflow version; versions never change, so they are served from memory once read.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow or version.
+        """
+        if version == 0:
+            version = await self.store.latest_version(workflow_id)
+        workflow = self._workflows.get((workflow_id, version))
+        if workflow is None:
+            workflow = await self.store.get_workflow(workflow_id, version)
+            self._workflows.put((workflow_id, version), workflow)
+        return workflow
 
     async def put_workflow(self, workflow: Workflow) -> tuple[Workflow, bool]:
         validate_workflow(workflow, self.registry)
@@ -72,7 +89,7 @@ class History:
                 reason="NO_FAILED_RUN",
                 metadata={"workflow_id": workflow_id},
             )
-        workflow = await self.store.get_workflow(run.workflow_id, run.workflow_version)
+        workflow = await self.get_workflow(run.workflow_id, run.workflow_version)
         definitions = {node.id: node for node in workflow.nodes}
         runs, results = await self.store.get_lineage(run.id)
         errors = {r.node_id: r.error.message for r in results if r.error is not None}
@@ -103,7 +120,6 @@ class History:
         lease_seconds: float,
     ) -> tuple[Run, bool]:
         _require_runner(runner_id)
-        await self.store.get_workflow(run.workflow_id, run.workflow_version)  # NOT_FOUND early
         return await self.store.create_run(
             run,
             node_ids=list(node_ids),
@@ -134,6 +150,8 @@ class History:
         variables: dict[str, Any],
         error_summary: str,
         event: Event,
+        events: Sequence[Event] = (),
+        node_results: Sequence[NodeResult] = (),
     ) -> Run:
         _require_runner(runner_id)
         if not status.is_terminal:
@@ -149,8 +167,10 @@ class History:
             variables=variables,
             error_summary=error_summary,
             event=event,
+            events=events,
+            node_results=node_results,
         )
-        self.hub.publish(run_id, [event])
+        self.hub.publish(run_id, [*events, event])
         return run
 
     # --- watching ---------------------------------------------------------------------------
@@ -178,7 +198,9 @@ class History:
                 if not events:
                     events = await self.store.list_events(run_id, cursor, limit=WATCH_PAGE)
                 if events:
-                    finished = next((i for i, e in enumerate(events) if e.kind == EventKind.RUN_FINISHED), None)
+                    finished = next(
+                        (i for i, e in enumerate(events) if e.kind == EventKind.RUN_FINISHED), None
+                    )
                     batch = events if finished is None else events[: finished + 1]
                     yield batch
                     cursor = batch[-1].sequence

@@ -9,6 +9,8 @@ import grpc
 from history_service.history import History
 from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
+from resumeflow.v1 import workflow_pb2
+from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
@@ -21,6 +23,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     def __init__(self, history: History) -> None:
         self._history = history
         self._store = history.store
+        self._workflow_messages: BoundedCache[tuple[str, int], workflow_pb2.Workflow] = BoundedCache(256)
 
     @unary_rpc
     async def PutWorkflow(
@@ -35,10 +38,14 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def GetWorkflow(
         self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetWorkflowResponse:
-        workflow = await self._store.get_workflow(
+        workflow = await self._history.get_workflow(
             convert.require(request.workflow_id, "workflow_id"), request.version
         )
-        return pb.GetWorkflowResponse(workflow=convert.workflow_to_proto(workflow))
+        # Versions never change: convert each once (a 1,000-node workflow costs milliseconds).
+        message = self._workflow_messages.get_or_create(
+            (workflow.id, workflow.version), lambda: convert.workflow_to_proto(workflow)
+        )
+        return pb.GetWorkflowResponse(workflow=message)
 
     @unary_rpc
     async def ListWorkflows(
@@ -148,6 +155,8 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             variables=convert.from_struct(request.variables),
             error_summary=request.error_summary,
             event=convert.event_from_proto(request.event),
+            events=[convert.event_from_proto(e) for e in request.events],
+            node_results=[convert.node_result_from_proto(r) for r in request.node_results],
         )
         return pb.FinishRunResponse(run=convert.run_to_proto(run, with_results=False))
 

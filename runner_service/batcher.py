@@ -43,7 +43,7 @@ class EventBatcher:
         self._events: list[Event] = []
         self._results: dict[str, NodeResult] = {}
         self._wakeup = asyncio.Event()
-        self._closing = False
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="event-batcher")
 
     def add(self, event: Event, result: NodeResult | None = None) -> None:
@@ -53,27 +53,31 @@ class EventBatcher:
         if len(self._events) >= self._max_events:
             self._wakeup.set()
 
-    async def close(self) -> None:
-        """Write everything added so far; raise BatchWriteError when that is impossible."""
-        self._closing = True
+    async def stop(self) -> tuple[list[Event], list[NodeResult]]:
+        """Stop after the write in flight, if any, and hand back what is not written yet.
+
+        Raises:
+            BatchWriteError: The write in flight failed for good.
+        """
+        self._stopping = True
         self._wakeup.set()
         await self._task
+        events, self._events = self._events, []
+        results, self._results = list(self._results.values()), {}
+        return events, results
 
     def abort(self) -> None:
         self._task.cancel()
 
     async def _run(self) -> None:
-        while True:
-            if not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._max_delay)
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._max_delay)
             self._wakeup.clear()
-            if self._events:
+            if self._events and not self._stopping:
                 events, self._events = self._events, []
                 results, self._results = list(self._results.values()), {}
                 await self._write(events, results)
-            elif self._closing:
-                return
 
     async def _write(self, events: list[Event], results: list[NodeResult]) -> None:
         """Write one batch, retrying transient failures.

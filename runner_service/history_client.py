@@ -9,6 +9,7 @@ import grpc
 
 from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
+from resumeflow_core.cache import BoundedCache
 from resumeflow_core.lineage import FailedNode, LineageContext
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.rpc import convert
@@ -17,6 +18,7 @@ from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
 CALL_TIMEOUT = 30.0  # seconds for one unary call to the history service
+WORKFLOW_CACHE_SIZE = 256  # converted workflow versions kept in memory
 
 
 class HistoryClient:
@@ -24,6 +26,7 @@ class HistoryClient:
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = pb_grpc.HistoryServiceStub(channel)
+        self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
 
     async def _call(self, method: Any, request: Any) -> Any:
         try:
@@ -35,7 +38,9 @@ class HistoryClient:
         response = await self._call(
             self._stub.GetWorkflow, pb.GetWorkflowRequest(workflow_id=workflow_id, version=version)
         )
-        return convert.workflow_from_proto(response.workflow)
+        # Versions never change: convert each once (a 1,000-node workflow costs milliseconds).
+        key = (response.workflow.id, response.workflow.version)
+        return self._workflows.get_or_create(key, lambda: convert.workflow_from_proto(response.workflow))
 
     async def get_run(self, run_id: str) -> Run:
         response = await self._call(self._stub.GetRun, pb.GetRunRequest(run_id=run_id))
@@ -98,6 +103,8 @@ class HistoryClient:
         variables: dict[str, Any],
         error_summary: str,
         event: Event,
+        events: Sequence[Event] = (),
+        node_results: Sequence[NodeResult] = (),
     ) -> Run:
         request = pb.FinishRunRequest(
             run_id=run_id,
@@ -107,6 +114,8 @@ class HistoryClient:
             variables=convert.struct(variables),
             error_summary=error_summary,
             event=convert.event_to_proto(event),
+            events=[convert.event_to_proto(e) for e in events],
+            node_results=[convert.node_result_to_proto(r) for r in node_results],
         )
         response = await self._call(self._stub.FinishRun, request)
         return convert.run_from_proto(response.run)

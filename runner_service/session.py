@@ -39,6 +39,8 @@ class HistoryPort(Protocol):
         variables: dict[str, Any],
         error_summary: str,
         event: Event,
+        events: Sequence[Event] = (),
+        node_results: Sequence[NodeResult] = (),
     ) -> Run: ...
 
     async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool: ...
@@ -99,8 +101,9 @@ class RunSession:
                 event, result = self._record(transition)
                 batcher.add(event, result)
                 self._broadcast(event)
-            await batcher.close()
-            finished = await self._finish()
+            # What the batcher has not written yet goes with the run's end, in one transaction.
+            events, results = await batcher.stop()
+            finished = await self._finish(events, results)
             self._broadcast(finished)
         except (BatchWriteError, ResumeflowError, OSError) as error:
             log.error("run %s cannot be recorded and is abandoned to lease expiry: %s", self.run.id, error)
@@ -136,7 +139,7 @@ class RunSession:
     async def _write_batch(self, events: list[Event], results: list[NodeResult]) -> bool:
         return await self._history.append_events(self.run.id, self._runner_id, events, results)
 
-    async def _finish(self) -> Finished:
+    async def _finish(self, events: list[Event], results: list[NodeResult]) -> Finished:
         self._sequence += 1
         status = self._executor.status
         event = Event(
@@ -155,6 +158,8 @@ class RunSession:
             variables=self._redactor.redact(self._executor.variables),
             error_summary=summarize(self._outcomes.values()),
             event=event,
+            events=events,
+            node_results=results,
         )
         self.run = run
         return Finished(run, self._sequence)

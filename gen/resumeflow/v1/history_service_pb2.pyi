@@ -188,7 +188,7 @@ class AppendEventsResponse(_message.Message):
     def __init__(self, last_sequence: _Optional[int] = ..., cancel_requested: _Optional[bool] = ...) -> None: ...
 
 class FinishRunRequest(_message.Message):
-    __slots__ = ("run_id", "runner_id", "status", "failed_node_ids", "variables", "error_summary", "event")
+    __slots__ = ("run_id", "runner_id", "status", "failed_node_ids", "variables", "error_summary", "event", "events", "node_results")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RUNNER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +196,8 @@ class FinishRunRequest(_message.Message):
     VARIABLES_FIELD_NUMBER: _ClassVar[int]
     ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NODE_RESULTS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     runner_id: str
     status: _run_pb2.RunStatus
@@ -203,7 +205,9 @@ class FinishRunRequest(_message.Message):
     variables: _struct_pb2.Struct
     error_summary: str
     event: _run_pb2.Event
-    def __init__(self, run_id: _Optional[str] = ..., runner_id: _Optional[str] = ..., status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., failed_node_ids: _Optional[_Iterable[str]] = ..., variables: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error_summary: _Optional[str] = ..., event: _Optional[_Union[_run_pb2.Event, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[_run_pb2.Event]
+    node_results: _containers.RepeatedCompositeFieldContainer[_run_pb2.NodeResult]
+    def __init__(self, run_id: _Optional[str] = ..., runner_id: _Optional[str] = ..., status: _Optional[_Union[_run_pb2.RunStatus, str]] = ..., failed_node_ids: _Optional[_Iterable[str]] = ..., variables: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error_summary: _Optional[str] = ..., event: _Optional[_Union[_run_pb2.Event, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_run_pb2.Event, _Mapping]]] = ..., node_results: _Optional[_Iterable[_Union[_run_pb2.NodeResult, _Mapping]]] = ...) -> None: ...
 
 class FinishRunResponse(_message.Message):
     __slots__ = ("run",)
