@@ -9,7 +9,7 @@ PROTO_FILES := $(wildcard proto/resumeflow/v1/*.proto)
 GEN_DIR := gen
 BUF_VERSION := 1.75.0
 
-.PHONY: setup run test lint fmt proto proto-check bench bench-smoke clean
+.PHONY: setup run test lint fmt proto proto-check bench bench-smoke demo clean
 
 # New top-level packages need a re-install of the editable package, hence the __init__ files.
 $(STAMP): pyproject.toml $(wildcard */__init__.py clients/python/*/__init__.py)
@@ -41,6 +41,10 @@ proto-check: setup
 test: setup proto-check
 	$(BIN)/python -m pytest
 
+## demo: start the services and a small shop API, run examples/shop.yaml (it fails), resume it to success
+demo: setup
+	$(BIN)/python examples/demo.py
+
 ## bench: measure the services as separate processes and rewrite bench/RESULTS.md (several minutes)
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
@@ -62,4 +66,4 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache clients/node/node_modules
