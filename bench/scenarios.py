@@ -112,7 +112,7 @@ async def per_node_overhead(client: Client, repetitions: int, nodes: int, prefix
         for _ in range(repetitions):
             seconds, messages = await client.run(rpb.RunWorkflowRequest(workflow_id=workflow.id))
             finished = messages[-1].finished.run
-            streamed = sum(1 for m in messages if m.WhichOneof("payload") == "event")
+            streamed = sum(len(m.events.events) for m in messages if m.WhichOneof("payload") == "events")
             if finished.status != SUCCEEDED or streamed != 2 * node_count:
                 raise AssertionError(f"{shape}: status {finished.status}, {streamed} events streamed")
             await _check_persisted(client, finished.id, 2 * node_count + 2)
@@ -187,8 +187,9 @@ async def _resume(
         kind = message.WhichOneof("payload")
         if kind == "accepted":
             to_accepted = time.perf_counter() - started
-        elif kind == "event" and not to_running and message.event.node_status == run_pb2.NODE_STATUS_RUNNING:
-            to_running = time.perf_counter() - started
+        elif kind == "events" and not to_running:
+            if any(e.node_status == run_pb2.NODE_STATUS_RUNNING for e in message.events.events):
+                to_running = time.perf_counter() - started
         elif kind == "finished":
             finished = message.finished.run
     assert finished is not None and finished.status == FAILED

@@ -140,13 +140,10 @@ def run_and_show(runner: Any, request: rpb.RunWorkflowRequest) -> run_pb2.Run:
             if message.accepted.restored_node_ids:
                 restored = ", ".join(message.accepted.restored_node_ids)
                 say(f"    restored from run {short(run.resume_from_run_id)}: {restored}")
-        elif kind == "event" and message.event.node_status not in (
-            run_pb2.NODE_STATUS_UNSPECIFIED,
-            run_pb2.NODE_STATUS_PENDING,
-            run_pb2.NODE_STATUS_RUNNING,
-        ):
-            event = message.event
-            say(f"    {event.node_id:<8} {status_name(run_pb2.NodeStatus, event.node_status)}")
+        elif kind == "events":
+            for event in message.events.events:
+                if event.node_status != run_pb2.NODE_STATUS_RUNNING:
+                    say(f"    {event.node_id:<8} {status_name(run_pb2.NodeStatus, event.node_status)}")
         elif kind == "finished":
             finished = message.finished.run
     assert finished is not None, "the stream ended without RunFinished"

@@ -45,14 +45,14 @@ def accepted_to_proto(accepted: Accepted) -> pb.RunWorkflowResponse:
     )
 
 
-def stream_item_to_proto(item: Event | Finished) -> pb.RunWorkflowResponse:
+def stream_item_to_proto(item: list[Event] | Finished) -> pb.RunWorkflowResponse:
     if isinstance(item, Finished):
         return pb.RunWorkflowResponse(
             finished=pb.RunFinished(
                 run=convert.run_to_proto(item.run, with_results=False), sequence=item.sequence
             )
         )
-    return pb.RunWorkflowResponse(event=convert.event_to_proto(item))
+    return pb.RunWorkflowResponse(events=pb.NodeEvents(events=[convert.event_to_proto(e) for e in item]))
 
 
 def plan_to_proto(prepared: PreparedResume) -> pb.PlanResumeResponse:

@@ -131,12 +131,12 @@ class HistoryClient:
         response = await self._call(self._stub.RequestCancel, pb.RequestCancelRequest(run_id=run_id))
         return RunStatus(response.status)
 
-    async def watch_run(self, run_id: str, after_sequence: int = 0) -> AsyncIterator[Event]:
+    async def watch_run(self, run_id: str, after_sequence: int = 0) -> AsyncIterator[list[Event]]:
+        """The run's events after `after_sequence`, in the batches the history sends."""
         call = self._stub.WatchRun(pb.WatchRunRequest(run_id=run_id, after_sequence=after_sequence))
         try:
             async for response in call:
-                for event in response.events:
-                    yield convert.event_from_proto(event)
+                yield [convert.event_from_proto(event) for event in response.events]
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from exc
         finally:

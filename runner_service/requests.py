@@ -54,4 +54,5 @@ class Finished:
     sequence: int
 
 
-StreamItem = Event | Finished
+StreamItem = list[Event] | Finished
+"""What a run's stream carries after Accepted: node events that happened together, then Finished."""

@@ -11,7 +11,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -23,7 +23,7 @@ from resumeflow_core.errors import (
     UnavailableError,
 )
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
@@ -277,30 +277,39 @@ class Runner:
 
     async def _follow_stored(self, run: Run) -> AsyncIterator[StreamItem]:
         """Follow a run that another request started, through the history's event log."""
-        async for event in self._history.watch_run(run.id):
-            if event.kind == EventKind.NODE_STATUS:
-                yield event
-            elif event.kind == EventKind.RUN_FINISHED:
-                yield Finished(await self._history.get_run(run.id), event.sequence)
+        async for events in self._history.watch_run(run.id):
+            node_events = [event for event in events if event.kind == EventKind.NODE_STATUS]
+            if node_events:
+                yield node_events
+            if events[-1].kind == EventKind.RUN_FINISHED:
+                yield Finished(await self._history.get_run(run.id), events[-1].sequence)
                 return
 
 
 async def _follow_session(
-    session: RunSession, queue: asyncio.Queue[StreamItem | object]
+    session: RunSession, queue: asyncio.Queue[Event | Finished | object]
 ) -> AsyncIterator[StreamItem]:
+    """The session's events as they come; what is already queued goes out as one batch."""
     try:
         while True:
+            batch: list[Event] = []
             item = await queue.get()
+            while isinstance(item, Event):
+                batch.append(item)
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            if batch:
+                yield batch
+            if isinstance(item, Finished):
+                yield item
+                return
             if is_lost(item):
                 raise UnavailableError(
                     f"run {session.run.id!r} can no longer be recorded: the history service is unreachable",
                     reason="RUN_NOT_RECORDED",
                     metadata={"run_id": session.run.id},
                 )
-            stream_item = cast(StreamItem, item)
-            yield stream_item
-            if isinstance(stream_item, Finished):
-                return
     finally:
         session.unfollow(queue)
 

@@ -15,7 +15,7 @@ from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from runner_service.batcher import BatchWriteError, EventBatcher
 from runner_service.engine import Executor, NodeTransition, Redactor
-from runner_service.requests import Finished, StreamItem
+from runner_service.requests import Finished
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +72,20 @@ class RunSession:
         self._redactor = redactor
         self._lease_seconds = lease_seconds
         self._sequence = run.last_sequence
-        self._followers: list[asyncio.Queue[StreamItem | object]] = []
+        self._followers: list[asyncio.Queue[Event | Finished | object]] = []
         self._started: dict[str, datetime] = {}
         self._definition_hashes = definition_hashes
         # Carried failures of a resume count in the run's summary like its own.
         self._outcomes: dict[str, NodeResult] = dict(preset or {})
         self.done = asyncio.Event()
 
-    def follow(self) -> asyncio.Queue[StreamItem | object]:
+    def follow(self) -> asyncio.Queue[Event | Finished | object]:
         """A queue that receives every later event of the run, then its Finished."""
-        queue: asyncio.Queue[StreamItem | object] = asyncio.Queue()
+        queue: asyncio.Queue[Event | Finished | object] = asyncio.Queue()
         self._followers.append(queue)
         return queue
 
-    def unfollow(self, queue: asyncio.Queue[StreamItem | object]) -> None:
+    def unfollow(self, queue: asyncio.Queue[Event | Finished | object]) -> None:
         with contextlib.suppress(ValueError):
             self._followers.remove(queue)
 
@@ -164,7 +164,7 @@ class RunSession:
         self.run = run
         return Finished(run, self._sequence)
 
-    def _broadcast(self, item: StreamItem | object) -> None:
+    def _broadcast(self, item: Event | Finished | object) -> None:
         for queue in self._followers:
             queue.put_nowait(item)
 

@@ -187,9 +187,11 @@ function run(clients, request, { onAccepted, onEvent, timeoutMs } = {}) {
         if (message.payload === 'accepted') {
           result.accepted = message.accepted;
           if (onAccepted) onAccepted(message.accepted);
-        } else if (message.payload === 'event') {
-          result.events.push(message.event);
-          if (onEvent) onEvent(message.event);
+        } else if (message.payload === 'events') {
+          for (const event of message.events.events) {
+            result.events.push(event);
+            if (onEvent) onEvent(event);
+          }
         } else if (message.payload === 'finished') {
           result.finished = message.finished;
         }

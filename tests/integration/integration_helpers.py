@@ -127,3 +127,17 @@ async def read_to_end(call: grpc.aio.UnaryStreamCall) -> list[Any]:
     while (message := await call.read()) is not grpc.aio.EOF:
         messages.append(message)
     return messages
+
+
+def streamed_events(messages: list[Any]) -> list[run_pb2.Event]:
+    """Every node event of a RunWorkflow stream, in order, across its batches."""
+    return [event for m in messages if m.WhichOneof("payload") == "events" for event in m.events.events]
+
+
+async def wait_for_node(call: grpc.aio.UnaryStreamCall, node_id: str, status: int) -> None:
+    """Read a RunWorkflow stream until `node_id` reaches `status`."""
+    while True:
+        message = await call.read()
+        assert message is not grpc.aio.EOF, f"the stream ended before {node_id} reached {status}"
+        if any((e.node_id, e.node_status) == (node_id, status) for e in message.events.events):
+            return

@@ -9,7 +9,17 @@ from collections import Counter
 
 import grpc
 import pytest
-from integration_helpers import Services, edge, error_details, node, read_to_end, struct, workflow
+from integration_helpers import (
+    Services,
+    edge,
+    error_details,
+    node,
+    read_to_end,
+    streamed_events,
+    struct,
+    wait_for_node,
+    workflow,
+)
 from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 from werkzeug import Request, Response
@@ -118,7 +128,7 @@ async def test_single_resume_restores_upstream_and_reuses_its_variables(
     assert resumed.variables["summary"] == "tok-1:3"
     assert logins["/login"] == 1, "the restored node must not run again"
     assert orders["/orders"] == 2
-    streamed = {m.event.node_id for m in messages if m.WhichOneof("payload") == "event"}
+    streamed = {e.node_id for e in streamed_events(messages)}
     assert streamed == {"b", "c", "end"}
 
 
@@ -553,10 +563,7 @@ async def test_a_cancelled_run_is_resumable_when_named_and_never_picked_as_lates
         )
     )
     run_id = (await call.read()).accepted.run.id
-    while True:
-        event = (await call.read()).event
-        if (event.node_id, event.node_status) == ("wait", NS.NODE_STATUS_RUNNING):
-            break
+    await wait_for_node(call, "wait", NS.NODE_STATUS_RUNNING)
     await services.runner.CancelRun(rpb.CancelRunRequest(run_id=run_id))
     assert (await read_to_end(call))[-1].finished.run.status == RS.RUN_STATUS_CANCELLED
 

@@ -6,7 +6,17 @@ import asyncio
 
 import grpc
 import pytest
-from integration_helpers import Services, edge, error_details, node, read_to_end, struct, workflow
+from integration_helpers import (
+    Services,
+    edge,
+    error_details,
+    node,
+    read_to_end,
+    streamed_events,
+    struct,
+    wait_for_node,
+    workflow,
+)
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -32,7 +42,7 @@ def linear_workflow() -> object:
 
 
 def node_events(messages: list[rpb.RunWorkflowResponse]) -> list[tuple[str, int]]:
-    return [(m.event.node_id, m.event.node_status) for m in messages if m.WhichOneof("payload") == "event"]
+    return [(e.node_id, e.node_status) for e in streamed_events(messages)]
 
 
 async def test_a_run_streams_accepted_every_node_transition_and_finished(services: Services) -> None:
@@ -49,7 +59,7 @@ async def test_a_run_streams_accepted_every_node_transition_and_finished(service
     finished = messages[-1].finished
     assert finished.run.status == RS.RUN_STATUS_SUCCEEDED
     assert finished.run.variables["greeting"] == "hello ada"
-    sequences = [m.event.sequence for m in messages[1:-1]]
+    sequences = [e.sequence for e in streamed_events(messages)]
     assert sequences == list(range(2, 2 + len(sequences)))
     assert finished.sequence == sequences[-1] + 1
 
@@ -83,7 +93,7 @@ async def test_the_event_log_is_gapless_and_matches_the_stream(services: Service
     assert events[0].kind == run_pb2.EVENT_KIND_RUN_STARTED
     assert events[-1].kind == run_pb2.EVENT_KIND_RUN_FINISHED
     assert events[-1].run_status == RS.RUN_STATUS_SUCCEEDED
-    streamed = [(m.event.sequence, m.event.node_id, m.event.node_status) for m in messages[1:-1]]
+    streamed = [(e.sequence, e.node_id, e.node_status) for e in streamed_events(messages)]
     assert [(e.sequence, e.node_id, e.node_status) for e in events[1:-1]] == streamed
 
 
@@ -286,10 +296,7 @@ async def test_cancel_run_stops_the_run_and_cancels_its_nodes(services: Services
     await services.put(slow_workflow(30))
     call = services.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id="slow"))
     run_id = (await call.read()).accepted.run.id
-    while True:  # wait until the delay node is running
-        event = (await call.read()).event
-        if (event.node_id, event.node_status) == ("wait", NS.NODE_STATUS_RUNNING):
-            break
+    await wait_for_node(call, "wait", NS.NODE_STATUS_RUNNING)
 
     await services.runner.CancelRun(rpb.CancelRunRequest(run_id=run_id))
     rest = await read_to_end(call)

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from resumeflow.v1 import run_pb2 as resumeflow_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"resumeflow/v1/runner_service.proto\x12\rresumeflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17resumeflow/v1/run.proto\"\xcc\x02\n\x12RunWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\'\n\x06inputs\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x65nvironment\x18\x03 \x01(\x0b\x32\x1a.resumeflow.v1.Environment\x12?\n\x07secrets\x18\x04 \x03(\x0b\x32..resumeflow.v1.RunWorkflowRequest.SecretsEntry\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12)\n\x06resume\x18\x06 \x01(\x0b\x32\x19.resumeflow.v1.ResumeSpec\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa7\x01\n\x13RunWorkflowResponse\x12.\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1a.resumeflow.v1.RunAcceptedH\x00\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.resumeflow.v1.EventH\x00\x12.\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1a.resumeflow.v1.RunFinishedH\x00\x42\t\n\x07payload\"[\n\x0bRunAccepted\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x19\n\x11restored_node_ids\x18\x02 \x03(\t\x12\x10\n\x08\x65xisting\x18\x03 \x01(\x08\"@\n\x0bRunFinished\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x10\n\x08sequence\x18\x02 \x01(\x03\"i\n\x11PlanResumeRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12)\n\x06resume\x18\x02 \x01(\x0b\x32\x19.resumeflow.v1.ResumeSpec\x12\x14\n\x0csecret_names\x18\x03 \x03(\t\"l\n\x0bPlannedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12%\n\x04\x66\x61te\x18\x02 \x01(\x0e\x32\x17.resumeflow.v1.NodeFate\x12\x15\n\rsource_run_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\".\n\x0bPlanProblem\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf3\x01\n\x12PlanResumeResponse\x12\x15\n\rsource_run_id\x18\x01 \x01(\t\x12\x16\n\x0estart_node_ids\x18\x02 \x03(\t\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.resumeflow.v1.ResumeMode\x12)\n\x05nodes\x18\x04 \x03(\x0b\x32\x1a.resumeflow.v1.PlannedNode\x12,\n\x08problems\x18\x05 \x03(\x0b\x32\x1a.resumeflow.v1.PlanProblem\x12\x12\n\nplan_token\x18\x06 \x01(\t\x12\x18\n\x10workflow_version\x18\x07 \x01(\x03\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"=\n\x11\x43\x61ncelRunResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus*\x9f\x01\n\x08NodeFate\x12\x19\n\x15NODE_FATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_FATE_RERUN\x10\x01\x12\x16\n\x12NODE_FATE_RESTORED\x10\x02\x12\x1d\n\x19NODE_FATE_CARRIED_FAILURE\x10\x03\x12\x15\n\x11NODE_FATE_BLOCKED\x10\x04\x12\x15\n\x11NODE_FATE_SKIPPED\x10\x05\x32\x8a\x02\n\rRunnerService\x12V\n\x0bRunWorkflow\x12!.resumeflow.v1.RunWorkflowRequest\x1a\".resumeflow.v1.RunWorkflowResponse0\x01\x12Q\n\nPlanResume\x12 .resumeflow.v1.PlanResumeRequest\x1a!.resumeflow.v1.PlanResumeResponse\x12N\n\tCancelRun\x12\x1f.resumeflow.v1.CancelRunRequest\x1a .resumeflow.v1.CancelRunResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"resumeflow/v1/runner_service.proto\x12\rresumeflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17resumeflow/v1/run.proto\"\xcc\x02\n\x12RunWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\'\n\x06inputs\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x65nvironment\x18\x03 \x01(\x0b\x32\x1a.resumeflow.v1.Environment\x12?\n\x07secrets\x18\x04 \x03(\x0b\x32..resumeflow.v1.RunWorkflowRequest.SecretsEntry\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12)\n\x06resume\x18\x06 \x01(\x0b\x32\x19.resumeflow.v1.ResumeSpec\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x01\n\x13RunWorkflowResponse\x12.\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1a.resumeflow.v1.RunAcceptedH\x00\x12+\n\x06\x65vents\x18\x04 \x01(\x0b\x32\x19.resumeflow.v1.NodeEventsH\x00\x12.\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1a.resumeflow.v1.RunFinishedH\x00\x42\t\n\x07payloadJ\x04\x08\x02\x10\x03R\x05\x65vent\"2\n\nNodeEvents\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.resumeflow.v1.Event\"[\n\x0bRunAccepted\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x19\n\x11restored_node_ids\x18\x02 \x03(\t\x12\x10\n\x08\x65xisting\x18\x03 \x01(\x08\"@\n\x0bRunFinished\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x10\n\x08sequence\x18\x02 \x01(\x03\"i\n\x11PlanResumeRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12)\n\x06resume\x18\x02 \x01(\x0b\x32\x19.resumeflow.v1.ResumeSpec\x12\x14\n\x0csecret_names\x18\x03 \x03(\t\"l\n\x0bPlannedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12%\n\x04\x66\x61te\x18\x02 \x01(\x0e\x32\x17.resumeflow.v1.NodeFate\x12\x15\n\rsource_run_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\".\n\x0bPlanProblem\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf3\x01\n\x12PlanResumeResponse\x12\x15\n\rsource_run_id\x18\x01 \x01(\t\x12\x16\n\x0estart_node_ids\x18\x02 \x03(\t\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.resumeflow.v1.ResumeMode\x12)\n\x05nodes\x18\x04 \x03(\x0b\x32\x1a.resumeflow.v1.PlannedNode\x12,\n\x08problems\x18\x05 \x03(\x0b\x32\x1a.resumeflow.v1.PlanProblem\x12\x12\n\nplan_token\x18\x06 \x01(\t\x12\x18\n\x10workflow_version\x18\x07 \x01(\x03\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"=\n\x11\x43\x61ncelRunResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus*\x9f\x01\n\x08NodeFate\x12\x19\n\x15NODE_FATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_FATE_RERUN\x10\x01\x12\x16\n\x12NODE_FATE_RESTORED\x10\x02\x12\x1d\n\x19NODE_FATE_CARRIED_FAILURE\x10\x03\x12\x15\n\x11NODE_FATE_BLOCKED\x10\x04\x12\x15\n\x11NODE_FATE_SKIPPED\x10\x05\x32\x8a\x02\n\rRunnerService\x12V\n\x0bRunWorkflow\x12!.resumeflow.v1.RunWorkflowRequest\x1a\".resumeflow.v1.RunWorkflowResponse0\x01\x12Q\n\nPlanResume\x12 .resumeflow.v1.PlanResumeRequest\x1a!.resumeflow.v1.PlanResumeResponse\x12N\n\tCancelRun\x12\x1f.resumeflow.v1.CancelRunRequest\x1a .resumeflow.v1.CancelRunResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,30 +35,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RUNWORKFLOWREQUEST_SECRETSENTRY']._loaded_options = None
   _globals['_RUNWORKFLOWREQUEST_SECRETSENTRY']._serialized_options = b'8\001'
-  _globals['_NODEFATE']._serialized_start=1383
-  _globals['_NODEFATE']._serialized_end=1542
+  _globals['_NODEFATE']._serialized_start=1454
+  _globals['_NODEFATE']._serialized_end=1613
   _globals['_RUNWORKFLOWREQUEST']._serialized_start=109
   _globals['_RUNWORKFLOWREQUEST']._serialized_end=441
   _globals['_RUNWORKFLOWREQUEST_SECRETSENTRY']._serialized_start=395
   _globals['_RUNWORKFLOWREQUEST_SECRETSENTRY']._serialized_end=441
   _globals['_RUNWORKFLOWRESPONSE']._serialized_start=444
-  _globals['_RUNWORKFLOWRESPONSE']._serialized_end=611
-  _globals['_RUNACCEPTED']._serialized_start=613
-  _globals['_RUNACCEPTED']._serialized_end=704
-  _globals['_RUNFINISHED']._serialized_start=706
-  _globals['_RUNFINISHED']._serialized_end=770
-  _globals['_PLANRESUMEREQUEST']._serialized_start=772
-  _globals['_PLANRESUMEREQUEST']._serialized_end=877
-  _globals['_PLANNEDNODE']._serialized_start=879
-  _globals['_PLANNEDNODE']._serialized_end=987
-  _globals['_PLANPROBLEM']._serialized_start=989
-  _globals['_PLANPROBLEM']._serialized_end=1035
-  _globals['_PLANRESUMERESPONSE']._serialized_start=1038
-  _globals['_PLANRESUMERESPONSE']._serialized_end=1281
-  _globals['_CANCELRUNREQUEST']._serialized_start=1283
-  _globals['_CANCELRUNREQUEST']._serialized_end=1317
-  _globals['_CANCELRUNRESPONSE']._serialized_start=1319
-  _globals['_CANCELRUNRESPONSE']._serialized_end=1380
-  _globals['_RUNNERSERVICE']._serialized_start=1545
-  _globals['_RUNNERSERVICE']._serialized_end=1811
+  _globals['_RUNWORKFLOWRESPONSE']._serialized_end=630
+  _globals['_NODEEVENTS']._serialized_start=632
+  _globals['_NODEEVENTS']._serialized_end=682
+  _globals['_RUNACCEPTED']._serialized_start=684
+  _globals['_RUNACCEPTED']._serialized_end=775
+  _globals['_RUNFINISHED']._serialized_start=777
+  _globals['_RUNFINISHED']._serialized_end=841
+  _globals['_PLANRESUMEREQUEST']._serialized_start=843
+  _globals['_PLANRESUMEREQUEST']._serialized_end=948
+  _globals['_PLANNEDNODE']._serialized_start=950
+  _globals['_PLANNEDNODE']._serialized_end=1058
+  _globals['_PLANPROBLEM']._serialized_start=1060
+  _globals['_PLANPROBLEM']._serialized_end=1106
+  _globals['_PLANRESUMERESPONSE']._serialized_start=1109
+  _globals['_PLANRESUMERESPONSE']._serialized_end=1352
+  _globals['_CANCELRUNREQUEST']._serialized_start=1354
+  _globals['_CANCELRUNREQUEST']._serialized_end=1388
+  _globals['_CANCELRUNRESPONSE']._serialized_start=1390
+  _globals['_CANCELRUNRESPONSE']._serialized_end=1451
+  _globals['_RUNNERSERVICE']._serialized_start=1616
+  _globals['_RUNNERSERVICE']._serialized_end=1882
 # @@protoc_insertion_point(module_scope)

@@ -50,14 +50,20 @@ class RunWorkflowRequest(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., environment: _Optional[_Union[_run_pb2.Environment, _Mapping]] = ..., secrets: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., resume: _Optional[_Union[_run_pb2.ResumeSpec, _Mapping]] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
 
 class RunWorkflowResponse(_message.Message):
-    __slots__ = ("accepted", "event", "finished")
+    __slots__ = ("accepted", "events", "finished")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
-    EVENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     accepted: RunAccepted
-    event: _run_pb2.Event
+    events: NodeEvents
     finished: RunFinished
-    def __init__(self, accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., event: _Optional[_Union[_run_pb2.Event, _Mapping]] = ..., finished: _Optional[_Union[RunFinished, _Mapping]] = ...) -> None: ...
+    def __init__(self, accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., events: _Optional[_Union[NodeEvents, _Mapping]] = ..., finished: _Optional[_Union[RunFinished, _Mapping]] = ...) -> None: ...
+
+class NodeEvents(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_run_pb2.Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[_run_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class RunAccepted(_message.Message):
     __slots__ = ("run", "restored_node_ids", "existing")
