@@ -119,7 +119,8 @@ def raise_if_rejected(resume: ResumePlan) -> None:
         return
     problems = sorted(resume.problems, key=lambda p: _precedence(p.reason))
     first = problems[0]
-    metadata = dict(first.metadata)
+    # Every problem's details, so a client can fix them all at once (the first's win a clash).
+    metadata = {key: value for problem in reversed(problems) for key, value in problem.metadata.items()}
     metadata["reasons"] = ",".join(p.reason for p in problems)
     metadata.setdefault("source_run_id", resume.source_run_id)
     raise FailedPreconditionError(

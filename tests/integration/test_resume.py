@@ -577,3 +577,24 @@ async def test_a_cancelled_run_is_resumable_when_named_and_never_picked_as_lates
     assert resumed.status == RS.RUN_STATUS_SUCCEEDED
     assert statuses(resumed)["first"] == NS.NODE_STATUS_RESTORED
     assert statuses(resumed)["wait"] == NS.NODE_STATUS_SUCCEEDED
+
+
+async def test_several_problems_are_reported_together_with_all_their_details(
+    services: Services, httpserver: HTTPServer
+) -> None:
+    fail_first_calls(httpserver, "/login", failures=0, body={"token": "tok-1"})
+    fail_first_calls(httpserver, "/orders", failures=1, body={"count": 3})
+    flow = linear_http(httpserver)
+    flow.nodes[2].config["headers"]["X-Key"] = "{{ secrets.api_key }}"
+    await services.put(flow)
+    await services.run(rpb.RunWorkflowRequest(workflow_id="linear-http", secrets={"api_key": "k"}))
+    flow.nodes[1].config["extract"]["token"] = "response.body.token ~ '!'"
+    await services.put(flow)
+
+    error = await rejected(services, resume_request("linear-http"))
+
+    reason, metadata, _ = error_details(error)
+    assert reason == "WORKFLOW_DRIFT"
+    assert metadata["reasons"] == "WORKFLOW_DRIFT,MISSING_SECRET"
+    assert metadata["missing_secrets"] == "api_key"
+    assert "a" in metadata["node_ids"].split(",")

@@ -1,22 +1,27 @@
-"""The `resumeflow` command: `serve` starts the services; client commands live beside it."""
+"""The `resumeflow` command: `serve` starts the services; the client commands drive them.
+
+Exit codes: 0 success (a run succeeded, a read command answered), 1 a run failed or was cancelled,
+2 bad usage or a request the services rejected.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import sys
 from typing import Annotated
 
 import typer
 
-from resumeflow_cli.serve import ServeOptions, Which, serve
-from resumeflow_core.errors import ResumeflowError
-from resumeflow_core.rpc.security import Security
+from resumeflow_cli import query_commands, run_commands
 
 app = typer.Typer(
     help="Resumeflow: run workflow graphs and resume failed runs from their failed nodes.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # An unexpected traceback must never print local variables: they may hold secrets.
+    pretty_exceptions_show_locals=False,
 )
 
 
@@ -25,11 +30,19 @@ def _main() -> None:
     """Resumeflow: run workflow graphs and resume failed runs from their failed nodes."""
 
 
+class Service(enum.StrEnum):
+    """Mirrors `serve.Which`: importing serve.py loads both servers, which every command would pay for."""
+
+    ALL = "all"
+    HISTORY = "history"
+    RUNNER = "runner"
+
+
 @app.command("serve")
 def serve_command(
     which: Annotated[
-        Which, typer.Argument(help="Which service to start: both in one process (all), or one of them.")
-    ] = Which.ALL,
+        Service, typer.Argument(help="Which service to start: both in one process (all), or one of them.")
+    ] = Service.ALL,
     listen: Annotated[
         str | None,
         typer.Option(
@@ -82,10 +95,14 @@ def serve_command(
     ] = "",
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
+    from resumeflow_cli.serve import ServeOptions, Which, serve
+    from resumeflow_core.errors import ResumeflowError
+    from resumeflow_core.rpc.security import Security
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    default_listen = "127.0.0.1:50052" if which == Which.HISTORY else "127.0.0.1:50051"
+    default_listen = "127.0.0.1:50052" if which == Service.HISTORY else "127.0.0.1:50051"
     options = ServeOptions(
-        which=which,
+        which=Which(which.value),
         listen=listen or default_listen,
         history_address=history_address,
         database_url=database,
@@ -99,3 +116,14 @@ def serve_command(
         sys.exit(1)
     except KeyboardInterrupt:
         pass
+
+
+app.command("apply")(query_commands.apply_command)
+app.command("run")(run_commands.run_command)
+app.command("failed")(query_commands.failed_command)
+app.command("resume")(run_commands.resume_command)
+app.command("plan")(query_commands.plan_command)
+app.command("watch")(run_commands.watch_command)
+app.command("runs")(query_commands.runs_command)
+app.command("show")(query_commands.show_command)
+app.command("cancel")(run_commands.cancel_command)
