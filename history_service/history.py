@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from history_service.hub import EventHub
+from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
@@ -25,7 +25,8 @@ from resumeflow_core.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
-WATCH_POLL_INTERVAL = 0.5  # seconds between database reads while a watched run is quiet
+WATCH_POLL_INTERVAL = 0.5  # seconds between database reads (one per watched run) while it is quiet
+WATCH_SAFETY_INTERVAL = 5.0  # seconds a watcher waits for its channel before it checks the database itself
 WATCH_PAGE = 1000  # events per database read while replaying
 LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
 WORKFLOW_CACHE_SIZE = 256  # workflow versions kept in memory
@@ -191,30 +192,41 @@ class History:
         await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
+        if channel.poller is None:
+            channel.poller = asyncio.create_task(self._poll(run_id, channel), name=f"watch-poll-{run_id}")
         try:
-            woken = False  # the first read always goes to the database
+            read_database = True  # replay first; later only on a gap, a full page or a long silence
             while True:
-                events = channel.after(cursor) if woken else None
-                if not events:
+                buffered = channel.after(cursor)
+                full_page = False
+                if buffered:
+                    events = buffered
+                elif read_database or buffered is None:
                     events = await self.store.list_events(run_id, cursor, limit=WATCH_PAGE)
+                    full_page = len(events) == WATCH_PAGE
+                else:
+                    events = []
                 if events:
-                    finished = next(
-                        (i for i, e in enumerate(events) if e.kind == EventKind.RUN_FINISHED), None
-                    )
-                    batch = events if finished is None else events[: finished + 1]
-                    yield batch
-                    cursor = batch[-1].sequence
-                    if finished is not None:
+                    yield events
+                    cursor = events[-1].sequence
+                    if events[-1].kind == EventKind.RUN_FINISHED:  # always the log's last event
                         return
-                    woken = len(events) < WATCH_PAGE  # a full page: more may be waiting in the database
+                    read_database = full_page
                     continue
-                status, last_sequence = await self.store.get_run_progress(run_id)
-                if status.is_terminal and cursor >= last_sequence:
-                    return
-                # A quiet timeout means "read the database": another replica may be appending.
-                woken = await channel.wait_after(cursor, WATCH_POLL_INTERVAL)
+                read_database = not await channel.wait_after(cursor, WATCH_SAFETY_INTERVAL)
         finally:
             self.hub.unsubscribe(run_id, channel)
+
+    async def _poll(self, run_id: str, channel: RunChannel) -> None:
+        """Read what other replicas append to a watched run, once for all its watchers here."""
+        _, known = await self.store.get_run_progress(run_id)
+        while not channel.finished:
+            known = max(known, channel.last_sequence)
+            if not await channel.wait_after(known, WATCH_POLL_INTERVAL):
+                try:
+                    channel.publish(await self.store.list_events(run_id, known, limit=WATCH_PAGE))
+                except Exception:  # a failed poll is retried on the next interval
+                    log.warning("polling the events of run %s failed", run_id, exc_info=True)
 
     # --- leases -----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""An in-process tail of recent events per watched run, so many watchers share one write.
+"""An in-process tail of recent events per watched run, so many watchers share one write and one
+database poll.
 
-Watchers subscribe before they read the database, so every event appended through this replica
-after that moment is in the channel's buffer; events appended by another replica are found by the
-watchers' periodic database read.
+Watchers subscribe before they read the database, so every event published here after that
+moment is in the channel's buffer. Events are published by this replica's appends and by one
+poller per watched run, which reads what other replicas appended.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 
 from resumeflow_core.records import Event
+from resumeflow_core.status import EventKind
 
 MAX_BUFFERED_EVENTS = 100_000  # per run; past this, watchers fall back to the database
 
@@ -21,21 +23,35 @@ class RunChannel:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.subscribers = 0
+        self.finished = False
+        """True once the run's RUN_FINISHED event was published."""
+        self.poller: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
     @property
     def first_sequence(self) -> int:
         return self.events[0].sequence if self.events else 0
 
+    @property
+    def last_sequence(self) -> int:
+        return self.events[-1].sequence if self.events else 0
+
     def publish(self, events: Sequence[Event]) -> None:
+        """Add events; ones already buffered are ignored (the poller and an append may overlap)."""
+        added = False
         for event in events:
+            if self.events and event.sequence <= self.events[-1].sequence:
+                continue
             if self.events and event.sequence != self.events[-1].sequence + 1:
-                self.events.clear()  # a gap (another writer): the buffer only holds contiguous runs
+                self.events.clear()  # a gap: the buffer only holds contiguous events
             self.events.append(event)
+            self.finished = self.finished or event.kind == EventKind.RUN_FINISHED
+            added = True
         if len(self.events) > MAX_BUFFERED_EVENTS:
             del self.events[: len(self.events) - MAX_BUFFERED_EVENTS]
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if added:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def after(self, sequence: int) -> list[Event] | None:
         """Buffered events after `sequence`, or None when the buffer does not reach back that far."""
@@ -67,8 +83,11 @@ class EventHub:
 
     def unsubscribe(self, run_id: str, channel: RunChannel) -> None:
         channel.subscribers -= 1
-        if channel.subscribers == 0 and self._channels.get(run_id) is channel:
-            del self._channels[run_id]
+        if channel.subscribers == 0:
+            if channel.poller is not None:
+                channel.poller.cancel()
+            if self._channels.get(run_id) is channel:
+                del self._channels[run_id]
 
     def publish(self, run_id: str, events: Sequence[Event]) -> None:
         """Hand freshly stored events to the run's watchers; costs nothing when it has none."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from history_service.history import History
-from history_service.servicer import HistoryServicer
-from resumeflow.v1 import history_service_pb2, history_service_pb2_grpc
+from history_service.servicer import HistoryServicer, add_to_server
+from resumeflow.v1 import history_service_pb2
 from resumeflow_core.rpc.security import Security
 from resumeflow_core.rpc.server import BuiltServer, build_server
 
@@ -47,9 +47,7 @@ async def start_history_server(
     try:
         built = build_server(
             address,
-            lambda server: history_service_pb2_grpc.add_HistoryServiceServicer_to_server(
-                HistoryServicer(history), server
-            ),
+            lambda server: add_to_server(HistoryServicer(history), server),
             [SERVICE_NAME],
             security,
         )

@@ -27,6 +27,9 @@ from runner_service.engine.state import RunState, Transition
 DEFAULT_MAX_CONCURRENCY = 16
 """Node attempts of one run that may be in flight at once."""
 
+INLINE_SLICE = 100
+"""Inline nodes run between two yields to the event loop."""
+
 NODE_ERROR = "NODE_ERROR"
 TIMEOUT = "TIMEOUT"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
@@ -105,6 +108,8 @@ class Executor:
         self._tasks: dict[str, asyncio.Task[tuple[NodeResult, str | None]]] = {}
         self._attempts: dict[str, tuple[int, datetime]] = {}
         self._outbox: deque[NodeTransition] = deque()
+        self._pending: deque[str] = deque()
+        """Nodes handed out by the state machine and not started yet."""
         self._wakeup = asyncio.Event()
         self._started = False
         self._cancelled = False
@@ -130,7 +135,9 @@ class Executor:
                     yield self._outbox.popleft()
                 if self._state.is_finished:
                     return
-                if not self._state.has_ready():
+                if self._pending or self._state.has_ready():
+                    await asyncio.sleep(0)  # a slice of inline nodes ran: let the writers work
+                else:
                     await self._wakeup.wait()
                     self._wakeup.clear()
         finally:
@@ -145,6 +152,8 @@ class Executor:
             return
         self._cancelled = True
         self._automatic(self._state.cancel_all())
+        while self._pending:  # handed out by the state machine but never started
+            self._record(self._finished(self._pending.popleft(), NodeStatus.CANCELLED), None)
         for task in self._tasks.values():
             task.cancel()
         self._wakeup.set()
@@ -169,14 +178,25 @@ class Executor:
     # --- scheduling --------------------------------------------------------------------------
 
     async def _dispatch(self) -> None:
-        """Start every ready node: trivial ones right here, the others as tasks."""
-        while batch := self._state.ready():
-            for node_id in batch:
-                if self._runs_inline(node_id):
-                    result, branch = await self._execute(node_id, bounded=False)
-                    self._record(result, branch)
-                else:
-                    self._spawn(node_id)
+        """Start ready nodes: trivial ones right here, the others as tasks.
+
+        Inline nodes never suspend, so at most INLINE_SLICE of them run per call: the caller
+        hands out their transitions and yields to the event loop before the next slice, which
+        lets the run's events reach the history and the streams while a long chain runs.
+        """
+        inline = 0
+        while inline < INLINE_SLICE:
+            if not self._pending:
+                self._pending.extend(self._state.ready())
+                if not self._pending:
+                    return
+            node_id = self._pending.popleft()
+            if self._runs_inline(node_id):
+                result, branch = await self._execute(node_id, bounded=False)
+                self._record(result, branch)
+                inline += 1
+            else:
+                self._spawn(node_id)
 
     def _runs_inline(self, node_id: str) -> bool:
         # Inline nodes skip the task and the semaphore. A retried node sleeps between
