@@ -119,6 +119,7 @@ class History:
         preset_results: Sequence[NodeResult],
         runner_id: str,
         lease_seconds: float,
+        copied_node_ids: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         _require_runner(runner_id)
         return await self.store.create_run(
@@ -127,6 +128,7 @@ class History:
             preset_results=list(preset_results),
             runner_id=runner_id,
             lease_seconds=lease_seconds,
+            copied_node_ids=list(copied_node_ids),
         )
 
     async def append_events(

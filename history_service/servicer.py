@@ -133,6 +133,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             preset_results=[convert.node_result_from_proto(r) for r in request.node_results],
             runner_id=request.runner_id,
             lease_seconds=lease,
+            copied_node_ids=list(request.copied_node_ids),
         )
         return pb.CreateRunResponse(run=convert.run_to_proto(stored, with_results=False), existing=existing)
 

@@ -70,6 +70,7 @@ class HistoryClient:
         preset_results: Sequence[NodeResult],
         runner_id: str,
         lease_seconds: float,
+        copied_node_ids: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         request = pb.CreateRunRequest(
             run=convert.run_to_proto(run, with_results=False),
@@ -77,6 +78,7 @@ class HistoryClient:
             lease_duration=convert.duration(lease_seconds),
             node_results=[convert.node_result_to_proto(r) for r in preset_results],
             node_ids=node_ids,
+            copied_node_ids=copied_node_ids,
         )
         response = await self._call(self._stub.CreateRun, request)
         return convert.run_from_proto(response.run), response.existing

@@ -11,7 +11,7 @@ from resumeflow_core.errors import (
     FieldViolation,
     InvalidArgumentError,
 )
-from resumeflow_core.records import Event, NodeResult
+from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
 
 
@@ -122,3 +122,32 @@ def resume_in_progress(active_run_id: str, source_run_id: str) -> ConflictError:
         reason="RESUME_IN_PROGRESS",
         metadata={"active_run_id": active_run_id, "source_run_id": source_run_id},
     )
+
+
+def missing_copies(source_run_id: str, missing: int) -> FailedPreconditionError:
+    """Results a resume wanted to copy are gone from its source run."""
+    return FailedPreconditionError(
+        f"{missing} result(s) of run {source_run_id!r} that the resume reuses are gone; "
+        "start a full run instead",
+        reason="MISSING_PRIOR_RESULT",
+        metadata={"source_run_id": source_run_id},
+    )
+
+
+def copied_nodes(run: Run, node_ids: Sequence[str], copied_node_ids: Sequence[str]) -> None:
+    """Copies need a source run and name nodes of the new run, once each.
+
+    Raises:
+        InvalidArgumentError: Every problem, as field violations.
+    """
+    if not copied_node_ids:
+        return
+    violations = []
+    if not run.resume_from_run_id:
+        violations.append(FieldViolation("copied_node_ids", "results can only be copied by a resume"))
+    unknown = sorted(set(copied_node_ids) - set(node_ids))
+    violations += [FieldViolation("copied_node_ids", f"node {n!r} is not in node_ids") for n in unknown]
+    if len(set(copied_node_ids)) != len(copied_node_ids):
+        violations.append(FieldViolation("copied_node_ids", "a node is listed more than once"))
+    if violations:
+        raise InvalidArgumentError("invalid copied nodes for a new run", violations=violations)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Row
+
 from history_service.store.models import (
     EventRow,
     NodeResultRow,
@@ -129,7 +131,7 @@ def run_to_row(
     )
 
 
-def run_from_row(row: RunRow, results: Iterable[NodeResultRow] = ()) -> Run:
+def run_from_row(row: RunRow, results: Iterable[NodeResult] = ()) -> Run:
     return Run(
         id=row.id,
         workflow_id=row.workflow_id,
@@ -151,7 +153,7 @@ def run_from_row(row: RunRow, results: Iterable[NodeResultRow] = ()) -> Run:
         root_run_id=row.root_run_id,
         lineage_depth=row.lineage_depth,
         last_sequence=row.last_sequence,
-        node_results=[node_result_from_row(result) for result in results],
+        node_results=list(results),
     )
 
 
@@ -185,7 +187,7 @@ def node_result_values(result: NodeResult, *, run_id: str, position: int | None 
     return values
 
 
-def node_result_from_row(row: NodeResultRow) -> NodeResult:
+def node_result_from_row(row: NodeResultRow | Row[Any]) -> NodeResult:
     error = None
     if row.error_code is not None:
         error = NodeError(code=row.error_code, message=row.error_message or "")
@@ -222,7 +224,7 @@ def event_values(run_id: str, event: Event) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: EventRow) -> Event:
+def event_from_row(row: EventRow | Row[Any]) -> Event:
     return Event(
         run_id=row.run_id,
         sequence=row.sequence,

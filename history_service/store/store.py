@@ -30,7 +30,6 @@ from history_service.store.database import (
     database_url,
 )
 from history_service.store.models import (
-    EventRow,
     RunRow,
     WorkflowRow,
     WorkflowVersionRow,
@@ -219,6 +218,7 @@ class HistoryStore:
         preset_results: Iterable[NodeResult] = (),
         runner_id: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        copied_node_ids: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         """Start a run: its row, one result per node and the RUN_STARTED event.
 
@@ -237,6 +237,9 @@ class HistoryStore:
                 or carried FAILED ones naming the run that produced them.
             runner_id: The runner executing the run; it holds the run's lease.
             lease_seconds: How long the lease lasts without a heartbeat.
+            copied_node_ids: For a resume, nodes whose results are copied from the source
+                run in the database: successes become RESTORED, others keep their status,
+                and each copy names its producer.
 
         Returns:
             The run with its node results, and whether it existed already: the same
@@ -250,14 +253,18 @@ class HistoryStore:
             AlreadyExistsError: A run with the given id exists.
             ConflictError: `RESUME_IN_PROGRESS`, another resume of the same source run
                 is running (`metadata`: `active_run_id`, `source_run_id`).
+            FailedPreconditionError: `MISSING_PRIOR_RESULT`, a result to copy is gone.
         """
         presets = checks.new_run_nodes(node_ids, preset_results)
+        checks.copied_nodes(run, node_ids, copied_node_ids)
         lease = timedelta(seconds=lease_seconds)
         conflict: IntegrityError | None = None
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self._writing() as session:
-                    return await tx.insert_run(session, run, node_ids, presets, runner_id, lease)
+                    return await tx.insert_run(
+                        session, run, node_ids, presets, runner_id, lease, copied_node_ids
+                    )
             except IntegrityError as exc:
                 conflict = exc
                 existing = await self._explain_create_failure(run)
@@ -556,17 +563,11 @@ class HistoryStore:
                 f"limit must be positive, got {limit}",
                 violations=[FieldViolation("limit", "must be positive")],
             )
-        stmt = (
-            select(EventRow)
-            .where(EventRow.run_id == run_id, EventRow.sequence > after_sequence)
-            .order_by(EventRow.sequence)
-            .limit(min(limit, MAX_EVENTS_PER_CALL))
-        )
         async with self._reading() as session:
-            found = (await session.scalars(stmt)).all()
-            if not found and await session.get(RunRow, run_id) is None:
+            events = await tx.load_events(session, run_id, after_sequence, min(limit, MAX_EVENTS_PER_CALL))
+            if not events and await session.get(RunRow, run_id) is None:
                 raise RunNotFoundError(run_id)
-        return [rows.event_from_row(row) for row in found]
+        return events
 
     async def get_run_progress(self, run_id: str) -> tuple[RunStatus, int]:
         """The run's status and last event sequence, in one primary-key lookup.

@@ -6,9 +6,10 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import bindparam, false, func, insert, select, update
+from sqlalchemy import bindparam, case, false, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history_service.store import checks, rows
@@ -79,6 +80,7 @@ async def insert_run(
     presets: dict[str, NodeResult],
     runner_id: str,
     lease: timedelta,
+    copied_node_ids: Sequence[str] = (),
 ) -> tuple[Run, bool]:
     """Insert a new RUNNING run with its node results and RUN_STARTED event.
 
@@ -117,6 +119,8 @@ async def insert_run(
                 for position, result in enumerate(results)
             ],
         )
+    if copied_node_ids:
+        await _copy_results(session, run_id, run.resume_from_run_id, copied_node_ids)
     started = Event(
         run_id=run_id,
         sequence=1,
@@ -126,6 +130,38 @@ async def insert_run(
     )
     await insert_events(session, run_id, [started])
     return run, False
+
+
+async def _copy_results(
+    session: AsyncSession, run_id: str, source_run_id: str, node_ids: Sequence[str]
+) -> None:
+    """Overwrite the new run's rows of `node_ids` with the source run's, in one UPDATE … FROM.
+
+    A resume reuses hundreds of results; copying them inside the database spares converting
+    and sending each twice. Successes become RESTORED; every copy names its producer.
+    """
+    source = _NODE_RESULTS.alias("source")
+    target = _NODE_RESULTS
+    success = (int(NodeStatus.SUCCEEDED), int(NodeStatus.RESTORED))
+    columns = [c.name for c in target.columns if c.name not in ("run_id", "node_id", "position", "status")]
+    values: dict[str, Any] = {name: source.c[name] for name in columns}
+    values["status"] = case((source.c.status.in_(success), int(NodeStatus.RESTORED)), else_=source.c.status)
+    values["source_run_id"] = case(
+        (source.c.source_run_id == "", source_run_id), else_=source.c.source_run_id
+    )
+    statement = (
+        update(target)
+        .values(values)
+        .where(
+            target.c.run_id == run_id,
+            target.c.node_id.in_(node_ids),
+            source.c.run_id == source_run_id,
+            source.c.node_id == target.c.node_id,
+        )
+    )
+    copied = cast(CursorResult[Any], await session.execute(statement)).rowcount
+    if copied != len(node_ids):
+        raise checks.missing_copies(source_run_id, len(node_ids) - copied)
 
 
 async def _lineage(session: AsyncSession, run: Run) -> list[str]:
@@ -372,12 +408,7 @@ async def load_run(session: AsyncSession, run_id: str, *, with_results: bool) ->
     row = await session.get(RunRow, run_id)
     if row is None:
         raise RunNotFoundError(run_id)
-    results: Sequence[NodeResultRow] = ()
-    if with_results:
-        found = await session.scalars(
-            select(NodeResultRow).where(NodeResultRow.run_id == run_id).order_by(NodeResultRow.position)
-        )
-        results = found.all()
+    results = await load_results(session, run_id) if with_results else []
     return rows.run_from_row(row, results)
 
 
@@ -397,9 +428,29 @@ async def load_lineage(session: AsyncSession, run_id: str) -> tuple[list[Run], l
     if row.lineage:
         found = await session.scalars(select(RunRow).where(RunRow.id.in_(row.lineage)))
         ancestors = {ancestor.id: ancestor for ancestor in found}
-    results = await session.scalars(
-        select(NodeResultRow).where(NodeResultRow.run_id == run_id).order_by(NodeResultRow.position)
-    )
     runs = [rows.run_from_row(row)]
     runs += [rows.run_from_row(ancestors[ancestor]) for ancestor in row.lineage if ancestor in ancestors]
-    return runs, [rows.node_result_from_row(result) for result in results]
+    return runs, await load_results(session, run_id)
+
+
+# Plain column selects: building ORM instances for a thousand rows costs more than the query.
+_SELECT_RESULTS = select(*_NODE_RESULTS.columns)
+_SELECT_EVENTS = select(*_EVENTS.columns)
+
+
+async def load_results(session: AsyncSession, run_id: str) -> list[NodeResult]:
+    """The run's node results in topological order."""
+    found = await session.execute(
+        _SELECT_RESULTS.where(_NODE_RESULTS.c.run_id == run_id).order_by(_NODE_RESULTS.c.position)
+    )
+    return [rows.node_result_from_row(result) for result in found]
+
+
+async def load_events(session: AsyncSession, run_id: str, after_sequence: int, limit: int) -> list[Event]:
+    """At most `limit` events of the run after `after_sequence`, in order."""
+    found = await session.execute(
+        _SELECT_EVENTS.where(_EVENTS.c.run_id == run_id, _EVENTS.c.sequence > after_sequence)
+        .order_by(_EVENTS.c.sequence)
+        .limit(limit)
+    )
+    return [rows.event_from_row(event) for event in found]

@@ -13,7 +13,7 @@ from store_helpers import NODE_IDS, RUNNER, finished_event, make_workflow, node_
 
 from history_service.store import HistoryStore, migrate
 from history_service.store.database import create_engine
-from resumeflow_core.errors import ConflictError, RunNotFoundError
+from resumeflow_core.errors import ConflictError, FailedPreconditionError, RunNotFoundError
 from resumeflow_core.records import NodeError, NodeResult, Run
 from resumeflow_core.status import NodeStatus, ResumeMode, RunStatus
 
@@ -391,3 +391,63 @@ async def test_an_ancestor_that_no_longer_exists_is_left_out(database_url: str) 
         runs, _ = await store.get_lineage(last.id)
 
     assert [r.id for r in runs] == [last.id, root.id]
+
+
+# --- copying results into a resume ---------------------------------------------------------
+
+
+async def test_a_resume_copies_results_in_the_database_restoring_successes_and_keeping_failures(
+    store: HistoryStore,
+) -> None:
+    source = await start_run(store)
+    results = [
+        _result(NODE_IDS[0], NodeStatus.SUCCEEDED, output={"ok": 1}, variables={"a": 1}, finish_sequence=2),
+        _result(NODE_IDS[1], NodeStatus.FAILED, error=NodeError("HTTP_STATUS", "503"), finish_sequence=3),
+    ]
+    events = [
+        node_event(source.id, 2, NODE_IDS[0], NodeStatus.SUCCEEDED),
+        node_event(source.id, 3, NODE_IDS[1], NodeStatus.FAILED),
+    ]
+    await store.append_events(source.id, RUNNER, events, results)
+    await _finish(store, dataclasses.replace(source, last_sequence=3), RunStatus.FAILED)
+
+    resumed, _ = await store.create_run(
+        Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
+        node_ids=NODE_IDS,
+        runner_id=RUNNER,
+        copied_node_ids=NODE_IDS[:2],
+    )
+
+    stored = {r.node_id: r for r in (await store.get_run(resumed.id)).node_results}
+    restored, carried = stored[NODE_IDS[0]], stored[NODE_IDS[1]]
+    assert (restored.status, restored.source_run_id, restored.output, restored.variables) == (
+        NodeStatus.RESTORED,
+        source.id,
+        {"ok": 1},
+        {"a": 1},
+    )
+    assert restored.finish_sequence == 2
+    assert (carried.status, carried.source_run_id, carried.error) == (
+        NodeStatus.FAILED,
+        source.id,
+        NodeError("HTTP_STATUS", "503"),
+    )
+    assert all(stored[n].status == NodeStatus.PENDING for n in NODE_IDS[2:])
+
+
+async def test_copying_a_result_that_is_gone_stores_nothing(store: HistoryStore) -> None:
+    source = await _failed(store)
+    async with store._engine.begin() as connection:
+        await connection.execute(text("DELETE FROM node_results WHERE run_id = :r"), {"r": source.id})
+
+    with pytest.raises(FailedPreconditionError) as caught:
+        await store.create_run(
+            Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
+            node_ids=NODE_IDS,
+            runner_id=RUNNER,
+            copied_node_ids=NODE_IDS[:1],
+        )
+
+    assert caught.value.reason == "MISSING_PRIOR_RESULT"
+    runs, _ = await store.list_runs("orders")
+    assert [run.id for run in runs] == [source.id]

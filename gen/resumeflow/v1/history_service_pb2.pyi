@@ -146,18 +146,20 @@ class WatchRunResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_run_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class CreateRunRequest(_message.Message):
-    __slots__ = ("run", "runner_id", "lease_duration", "node_results", "node_ids")
+    __slots__ = ("run", "runner_id", "lease_duration", "node_results", "node_ids", "copied_node_ids")
     RUN_FIELD_NUMBER: _ClassVar[int]
     RUNNER_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     NODE_RESULTS_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    COPIED_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     run: _run_pb2.Run
     runner_id: str
     lease_duration: _duration_pb2.Duration
     node_results: _containers.RepeatedCompositeFieldContainer[_run_pb2.NodeResult]
     node_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., runner_id: _Optional[str] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., node_results: _Optional[_Iterable[_Union[_run_pb2.NodeResult, _Mapping]]] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    copied_node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run: _Optional[_Union[_run_pb2.Run, _Mapping]] = ..., runner_id: _Optional[str] = ..., lease_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., node_results: _Optional[_Iterable[_Union[_run_pb2.NodeResult, _Mapping]]] = ..., node_ids: _Optional[_Iterable[str]] = ..., copied_node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateRunResponse(_message.Message):
     __slots__ = ("run", "existing")
