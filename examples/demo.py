@@ -1,55 +1,69 @@
-"""Resumeflow in one screen: a run fails on two parallel calls, and a resume finishes it.
+"""Resumeflow in one screen, with the real `resumeflow` command: a run fails, a resume finishes it.
 
     make demo            (or: .venv/bin/python examples/demo.py)
 
-Starts `resumeflow serve` (temporary SQLite) and the demo shop API (examples/demo_api.py, whose
-profile and orders endpoints fail their first call), applies examples/shop.yaml, runs it (it fails
-on profile and orders), shows the latest failed run, resumes all of its failed nodes, and shows the
-run succeed. Every process it starts is stopped when it ends, however it ends.
+Starts `resumeflow serve` (free local ports, a temporary SQLite database) and the demo shop API
+(examples/demo_api.py, whose profile and orders endpoints fail their first call), then types what a
+newcomer would, printing each command line before its output:
+
+    resumeflow apply examples/shop.yaml
+    resumeflow run shop --env-var api=URL      exits 1: profile and orders fail
+    resumeflow failed shop                     the latest failed run and its failed nodes
+    resumeflow resume shop --all-failed        exits 0: both re-run, the rest is restored
+    resumeflow show RUN                        where each node's result came from
+    resumeflow failed shop                     nothing left to resume
+
+The service addresses travel in RESUMEFLOW_RUNNER_ADDRESS / RESUMEFLOW_HISTORY_ADDRESS, as a user
+would export them. To fit one screen the output is abridged: a node's RUNNING lines and the run's
+error summary (which repeats the node errors above it) are left out, and long lines are wrapped.
+A step that exits or answers unexpectedly stops the demo with a message saying which. Every process
+it starts is stopped when it ends, however it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import select
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
-from google.protobuf import json_format
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
-
-from resumeflow.v1 import history_service_pb2 as hpb
-from resumeflow.v1 import history_service_pb2_grpc, run_pb2, runner_service_pb2_grpc, workflow_pb2
-from resumeflow.v1 import runner_service_pb2 as rpb
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 WORKFLOW_FILE = HERE / "shop.yaml"
 STARTUP_TIMEOUT = 30.0  # seconds: a cold start imports grpc and SQLAlchemy and runs migrations
-CALL_TIMEOUT = 60.0  # seconds, for each RPC (a whole run streams within it)
+STEP_TIMEOUT = 60.0  # seconds for one command, a whole run included
+WIDTH = 120  # columns long lines are wrapped at when not printing to a terminal
+RENDER_WIDTH = "1000"  # COLUMNS for the commands: only the demo wraps, so its filters see whole lines
+
+RUN_STARTED = re.compile(r"^Run (\w+) of ")
+LEFT_OUT = (
+    re.compile(r"^  \S+ +RUNNING\b"),  # a node's RUNNING line; its final status follows
+    re.compile(r"^(Error: |  )\d+ nodes? failed: "),  # the error summary repeats the node errors
+)
+TABLE_CHARACTERS = "┏┃┡│└"
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def short(run_id: str) -> str:
-    return run_id[:8]
-
-
-def status_name(enum: Any, value: int) -> str:
-    return str(enum.Name(value)).split("_STATUS_")[-1]
+def bold(text: str) -> str:
+    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
 
 
 # --- processes --------------------------------------------------------------------------------------
@@ -77,131 +91,108 @@ def started(args: list[str], log: Path, **options: Any) -> Iterator[subprocess.P
                 process.wait(timeout=10)
 
 
-def fail(message: str, log: Path | None = None) -> None:
-    if log is not None and log.exists():
-        sys.stderr.write(f"--- {log.name} ---\n{log.read_text()[-3000:]}\n")
-    raise SystemExit(f"demo: {message}")
+class DemoError(Exception):
+    """A step misbehaved; the message says which and how."""
 
 
-def wait_serving(address: str, process: subprocess.Popen[str], log: Path) -> None:
+def wait_serving(address: str, process: subprocess.Popen[str]) -> None:
     """Until the gRPC health service at `address` says SERVING (bounded)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while True:
             if process.poll() is not None:
-                fail(f"resumeflow serve exited with status {process.returncode}", log)
+                raise DemoError(f"resumeflow serve exited with status {process.returncode}")
             with contextlib.suppress(grpc.RpcError):
                 response = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if response.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             if time.monotonic() > deadline:
-                fail(f"{address} not serving after {STARTUP_TIMEOUT:g} s", log)
+                raise DemoError(f"{address} not serving after {STARTUP_TIMEOUT:g} s")
             time.sleep(0.1)
 
 
-def read_api_url(process: subprocess.Popen[str], log: Path) -> str:
+def read_api_url(process: subprocess.Popen[str]) -> str:
     """The base URL the demo API prints once it accepts requests (bounded)."""
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT)
     line = process.stdout.readline() if ready else ""
     if not line.startswith("listening on "):
-        fail(f"the demo API did not start (got {line!r})", log)
+        raise DemoError(f"the demo API did not start (it printed {line!r})")
     return line.split("listening on ", 1)[1].strip()
 
 
-# --- the workflow file ------------------------------------------------------------------------------
+# --- the commands -----------------------------------------------------------------------------------
 
 
-def load_workflow(path: Path) -> workflow_pb2.Workflow:
-    """The YAML file format (id, name, nodes, edges) as a Workflow message; durations as "5s" or 5."""
-    definition = yaml.safe_load(path.read_text())
-    for node in definition.get("nodes", []):
-        if isinstance(node.get("timeout"), int | float):
-            node["timeout"] = f"{node['timeout']}s"
-        for key in ("initial_backoff", "max_backoff"):
-            if isinstance((node.get("retry") or {}).get(key), int | float):
-                node["retry"][key] = f"{node['retry'][key]}s"
-    definition.setdefault("name", definition.get("id", ""))
-    return json_format.ParseDict(definition, workflow_pb2.Workflow())
+class Shell:
+    """Runs `resumeflow` commands as typed at a prompt, showing each command line and its output."""
+
+    def __init__(self, environment: dict[str, str], width: int) -> None:
+        self._environment = environment | {"COLUMNS": RENDER_WIDTH}
+        self._width = width
+
+    def __call__(self, *args: str, exit_code: int = 0, expect: str = "") -> str:
+        """Run `resumeflow ARGS…`; its output, after checking its exit code and that it says `expect`."""
+        command = shlex.join(["resumeflow", *args])
+        say(bold(f"$ {command}"))
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "resumeflow_cli", *args],
+                cwd=ROOT,
+                env=self._environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=STEP_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise DemoError(f"`{command}` took more than {STEP_TIMEOUT:g} s") from None
+        for line in done.stdout.splitlines():
+            if not any(pattern.match(line) for pattern in LEFT_OUT):
+                say(self._wrap(line.rstrip()))
+        if done.returncode != exit_code:
+            raise DemoError(f"`{command}` exited with status {done.returncode}, expected {exit_code}")
+        if expect not in done.stdout:
+            raise DemoError(f"`{command}` did not print {expect!r}")
+        return done.stdout
+
+    def _wrap(self, line: str) -> str:
+        if len(line) <= self._width or line.lstrip()[:1] in TABLE_CHARACTERS:
+            return line
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        return textwrap.fill(line, self._width, subsequent_indent=indent, break_on_hyphens=False)
 
 
-# --- talking to the services ------------------------------------------------------------------------
+def clean_environment() -> dict[str, str]:
+    """This process's environment without RESUMEFLOW_* settings (a token, TLS) the demo does not use."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("RESUMEFLOW_")}
 
 
-def run_and_show(runner: Any, request: rpb.RunWorkflowRequest) -> run_pb2.Run:
-    """Stream a run, one line per node that reaches a final status; returns the finished run."""
-    finished: run_pb2.Run | None = None
-    for message in runner.RunWorkflow(request, timeout=CALL_TIMEOUT):
-        kind = message.WhichOneof("payload")
-        if kind == "accepted":
-            run = message.accepted.run
-            say(f"  run {short(run.id)} started")
-            if message.accepted.restored_node_ids:
-                restored = ", ".join(message.accepted.restored_node_ids)
-                say(f"    restored from run {short(run.resume_from_run_id)}: {restored}")
-        elif kind == "events":
-            for event in message.events.events:
-                if event.node_status != run_pb2.NODE_STATUS_RUNNING:
-                    say(f"    {event.node_id:<8} {status_name(run_pb2.NodeStatus, event.node_status)}")
-        elif kind == "finished":
-            finished = message.finished.run
-    assert finished is not None, "the stream ended without RunFinished"
-    failed = f" (failed: {', '.join(finished.failed_node_ids)})" if finished.failed_node_ids else ""
-    say(f"  run {short(finished.id)} {status_name(run_pb2.RunStatus, finished.status)}{failed}")
-    return finished
+def run_id_of(output: str) -> str:
+    """The id of the run a `run` or `resume` command started."""
+    for line in output.splitlines():
+        match = RUN_STARTED.match(line)
+        if match:
+            return match.group(1)
+    raise DemoError("no run id in the command's output")
 
 
-def rejection_reason(error: grpc.RpcError) -> str:
-    """google.rpc.ErrorInfo.reason of a rejected call (from its grpc-status-details-bin trailer)."""
-    status = rpc_status.from_call(error)
-    for detail in status.details if status is not None else []:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return str(info.reason)
-    return str(error.code().name)
-
-
-def show_latest_failed(history: Any, workflow_id: str) -> None:
-    try:
-        latest = history.GetLatestFailed(hpb.GetLatestFailedRequest(workflow_id=workflow_id), timeout=10)
-    except grpc.RpcError as error:
-        say(f"  nothing to resume ({rejection_reason(error)})")
-        return
-    say(f"  latest failed run {short(latest.run.id)}:")
-    for node in latest.failed_nodes:
-        message = node.error_message if len(node.error_message) <= 100 else node.error_message[:99] + "…"
-        say(f"    {node.node_id:<8} {message}")
-
-
-def demo(runner_address: str, history_address: str, api_url: str) -> bool:
-    with grpc.insecure_channel(runner_address) as rc, grpc.insecure_channel(history_address) as hc:
-        runner = runner_service_pb2_grpc.RunnerServiceStub(rc)
-        history = history_service_pb2_grpc.HistoryServiceStub(hc)
-        environment = run_pb2.Environment(name="demo", values={"api": api_url})
-
-        say(f"\n1. apply {WORKFLOW_FILE.relative_to(HERE.parent)}")
-        put = history.PutWorkflow(hpb.PutWorkflowRequest(workflow=load_workflow(WORKFLOW_FILE)), timeout=10)
-        workflow_id = put.workflow.id
-        say(f"  workflow {workflow_id} v{put.workflow.version}: {len(put.workflow.nodes)} nodes")
-
-        say(f"\n2. run {workflow_id}   (profile and orders fail their first call)")
-        run_and_show(runner, rpb.RunWorkflowRequest(workflow_id=workflow_id, environment=environment))
-
-        say(f"\n3. failed {workflow_id}")
-        show_latest_failed(history, workflow_id)
-
-        say(f"\n4. resume {workflow_id} --all-failed")
-        resume = run_pb2.ResumeSpec(mode=run_pb2.RESUME_MODE_ALL_FAILED)
-        final = run_and_show(
-            runner, rpb.RunWorkflowRequest(workflow_id=workflow_id, environment=environment, resume=resume)
-        )
-        if final.status == run_pb2.RUN_STATUS_SUCCEEDED:
-            say(f"  summary: {final.variables['summary']}")
-
-        say(f"\n5. failed {workflow_id}")
-        show_latest_failed(history, workflow_id)
-        return bool(final.status == run_pb2.RUN_STATUS_SUCCEEDED)
+def demo(addresses: dict[str, str], api_url: str) -> None:
+    """The commands, each checked; `addresses` are the RESUMEFLOW_*_ADDRESS variables."""
+    say(f"Started resumeflow serve, and the shop API at {api_url} (examples/demo_api.py)")
+    say("whose /profile and /orders fail their first call. Abridged: no RUNNING lines or error summaries.")
+    say(bold("$ export " + " ".join(f"{name}={value}" for name, value in addresses.items())))
+    width = shutil.get_terminal_size((WIDTH, 50)).columns if sys.stdout.isatty() else WIDTH
+    shell = Shell(clean_environment() | addresses, width)
+    shell("apply", str(WORKFLOW_FILE.relative_to(ROOT)), expect="Applied workflow shop")
+    failed = shell(
+        "run", "shop", "--env-var", f"api={api_url}", exit_code=1, expect="failed nodes: orders, profile"
+    )
+    shell("failed", "shop", expect=f"Failed nodes of run {run_id_of(failed)}")
+    resumed = shell("resume", "shop", "--all-failed", expect=" SUCCEEDED in ")
+    shell("show", run_id_of(resumed), expect="restored from")
+    shell("failed", "shop", expect="Nothing to resume")
 
 
 def main() -> int:
@@ -213,24 +204,26 @@ def main() -> int:
     serve = [sys.executable, "-m", "resumeflow_cli", "serve", "--listen", runner_address]
     serve += ["--history-address", history_address, "--database", f"sqlite+aiosqlite:///{workdir}/history.db"]
     api = [sys.executable, str(HERE / "demo_api.py"), "--port", "0"]
+    addresses = {"RESUMEFLOW_RUNNER_ADDRESS": runner_address, "RESUMEFLOW_HISTORY_ADDRESS": history_address}
     try:
         with (
-            started(serve, serve_log, stdout=subprocess.DEVNULL) as services,
+            started(serve, serve_log, stdout=subprocess.DEVNULL, env=clean_environment()) as services,
             started(api, api_log, stdout=subprocess.PIPE) as shop,
         ):
-            api_url = read_api_url(shop, api_log)
-            wait_serving(history_address, services, serve_log)
-            wait_serving(runner_address, services, serve_log)
-            say(f"resumeflow serve: runner {runner_address}, history {history_address}")
-            say(f"shop API:         {api_url}  (examples/demo_api.py)")
             try:
-                ok = demo(runner_address, history_address, api_url)
-            except grpc.RpcError as error:
-                fail(f"{error.code().name}: {error.details()}", serve_log)
+                api_url = read_api_url(shop)
+                wait_serving(history_address, services)
+                wait_serving(runner_address, services)
+                demo(addresses, api_url)
+            except DemoError as error:
+                say(f"\ndemo FAILED: {error}")
+                for log in (serve_log, api_log):
+                    say(f"--- the end of {log.name} ---\n{log.read_text()[-2000:].rstrip()}")
+                return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    say("\ndemo finished: the run failed, was resumed and SUCCEEDED" if ok else "\ndemo FAILED")
-    return 0 if ok else 1
+    say("\ndemo finished: the run failed (exit status 1), was resumed (exit status 0) and SUCCEEDED")
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
-DEMO_TIMEOUT = 90.0  # seconds; the demo takes about 2 s
+DEMO_TIMEOUT = 90.0  # seconds; the demo takes about 5 s
 
 
 @contextmanager
@@ -57,6 +57,17 @@ def assert_group_gone(process: subprocess.Popen[str]) -> None:
     assert not group_alive(process.pid), "the demo left processes behind"
 
 
+def find_in_order(lines: list[str], prefixes: list[str]) -> list[int]:
+    """The index of the first line starting with each prefix, each found after the previous one."""
+    positions, start = [], 0
+    for prefix in prefixes:
+        found = next((i for i in range(start, len(lines)) if lines[i].startswith(prefix)), None)
+        assert found is not None, f"no line starting with {prefix!r} (in order) in:\n" + "\n".join(lines)
+        positions.append(found)
+        start = found + 1
+    return positions
+
+
 def test_demo_fails_shows_the_failed_nodes_resumes_and_succeeds() -> None:
     with demo_process() as process:
         try:
@@ -67,36 +78,57 @@ def test_demo_fails_shows_the_failed_nodes_resumes_and_succeeds() -> None:
 
     assert process.returncode == 0, output
     lines = output.splitlines()
-    assert len(lines) <= 45, "the demo should fit one screen"
-    first = re.search(r"^  run (\w+) FAILED \(failed: orders, profile\)$", output, re.MULTILINE)
-    assert first, output
-    run_id = first.group(1)
-    in_order = [
-        "1. apply examples/shop.yaml",
-        "  workflow shop v1: 8 nodes",
-        "2. run shop   (profile and orders fail their first call)",
-        "    login    SUCCEEDED",
-        "    join     BLOCKED",
-        f"  run {run_id} FAILED (failed: orders, profile)",
-        "3. failed shop",
-        f"  latest failed run {run_id}:",
-        "4. resume shop --all-failed",
-        f"    restored from run {run_id}: start, signup, login",
-        "    check    SUCCEEDED",
-        "  summary: Ada Lovelace (u-1) has 2 orders",
-        "5. failed shop",
-        "  nothing to resume (NO_FAILED_RUN)",
-        "demo finished: the run failed, was resumed and SUCCEEDED",
-    ]
-    positions = [lines.index(line) for line in in_order]  # ValueError names a missing line
-    assert positions == sorted(positions), output
-    failed_nodes = lines[lines.index("3. failed shop") + 2 : lines.index("4. resume shop --all-failed") - 1]
-    assert [line.split()[0] for line in failed_nodes] == ["orders", "profile"], output
-    assert all("returned 503" in line for line in failed_nodes), output
-    resumed = lines[lines.index("4. resume shop --all-failed") : lines.index("5. failed shop")]
+    assert len(lines) <= 60, "the demo should fit one screen"
+    failed_run = re.search(r"^Run (\w+) FAILED in ", output, re.MULTILINE)
+    resumed_run = re.search(r"^Run (\w+) SUCCEEDED in ", output, re.MULTILINE)
+    assert failed_run and resumed_run, output
+    failed_id, resumed_id = failed_run.group(1), resumed_run.group(1)
+    run, failed, resume, show, failed_again = find_in_order(
+        lines,
+        [
+            "$ resumeflow run shop --env-var api=http://127.0.0.1:",
+            "$ resumeflow failed shop",
+            "$ resumeflow resume shop --all-failed",
+            f"$ resumeflow show {resumed_id}",
+            "$ resumeflow failed shop",
+        ],
+    )
+    assert lines[run - 1] == "Applied workflow shop: version 1", output
+    find_in_order(
+        lines[run:failed],
+        [
+            "  login    SUCCEEDED",
+            "  check    BLOCKED  blocked by orders (FAILED), profile (FAILED)",
+            f"Run {failed_id} FAILED",
+            "  failed nodes: orders, profile",
+        ],
+    )
+    failed_rows = [line for line in lines[failed:resume] if line.startswith("│")]
+    assert [row.split()[1] for row in failed_rows] == ["orders", "profile"], output
+    assert all("returned 503" in row for row in failed_rows), output
+    assert lines[failed + 1] == f"Failed nodes of run {failed_id}", output
+    resumed = lines[resume:show]
+    find_in_order(
+        resumed,
+        [
+            f"Run {resumed_id} of shop (version 1) resumes run {failed_id} from orders,",
+            "    profile (ALL_FAILED); restored: start, signup, login",
+            "  login    RESTORED",
+            f"Run {resumed_id} SUCCEEDED",
+        ],
+    )
     # The parallel branches finish in either order.
-    assert {"    orders   SUCCEEDED", "    profile  SUCCEEDED"} <= set(resumed), output
-    assert any(re.fullmatch(r"  run \w+ SUCCEEDED", line) for line in resumed), output
+    assert {"  orders   SUCCEEDED", "  profile  SUCCEEDED", "  check    SUCCEEDED"} <= set(resumed), output
+    shown = lines[show:failed_again]
+    assert f"Resumed from  {failed_id} (ALL_FAILED, from orders, profile)" in shown, output
+    restored = [row.split()[1] for row in shown if f"restored from {failed_id}" in row]
+    assert restored == ["start", "signup", "login"], output
+    assert lines[failed_again + 1 :] == [
+        "Nothing to resume: workflow shop has no unresolved failed run.",
+        "",
+        "demo finished: the run failed (exit status 1), was resumed (exit status 0) and SUCCEEDED",
+    ], output
+    assert not any(re.match(r"  \S+ +RUNNING", line) for line in lines), "RUNNING lines are left out"
 
 
 def test_demo_stops_everything_it_started_when_terminated() -> None:
@@ -104,7 +136,7 @@ def test_demo_stops_everything_it_started_when_terminated() -> None:
         assert process.stdout is not None
         deadline = time.monotonic() + DEMO_TIMEOUT
         line = ""
-        while not line.startswith("shop API:"):  # both services and the API are up now
+        while not line.startswith("$ export"):  # both services and the API are up now
             ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
             assert ready, "the demo did not start its services in time"
             line = process.stdout.readline()
