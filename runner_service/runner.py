@@ -34,8 +34,11 @@ from runner_service.resumes import PreparedResume, prepare_resume, raise_if_reje
 from runner_service.session import RunSession, is_lost
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and a URL may carry a runtime secret (SPEC §6).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
 MAX_REQUEST_ID_LENGTH = 200
 PLAN_CACHE_SIZE = 128  # workflow versions whose validated plan is kept
@@ -74,6 +77,7 @@ class Runner:
         runner_id: str = "",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         default_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
     ) -> None:
         self._history = history
         self._registry = registry or default_registry()
@@ -84,6 +88,7 @@ class Runner:
         self._plans: OrderedDict[tuple[str, int], ExecutionPlan] = OrderedDict()
         self._sessions: dict[str, RunSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._capacity = asyncio.Semaphore(max_active_runs)
 
     async def start_run(self, request: RunRequest) -> RunStream:
         """Accept a run or a resume and start it in the background; the stream only follows it.
@@ -96,6 +101,16 @@ class Runner:
             ConflictError: RESUME_IN_PROGRESS, another resume of the same source run is active.
         """
         _validate_request(request)
+        # Runs beyond the runner's capacity wait here, before anything is stored for them.
+        await self._capacity.acquire()
+        try:
+            return await self._start(request)
+        except BaseException:
+            self._capacity.release()
+            raise
+
+    async def _start(self, request: RunRequest) -> RunStream:
+        """Create and launch a run; holds one unit of capacity until the run ends."""
         launch = await (self._fresh(request) if request.resume is None else self._resumed(request))
         redactor = Redactor(request.secrets.values())
         launch.run.inputs = redactor.redact(launch.run.inputs)
@@ -110,6 +125,7 @@ class Runner:
             copied_node_ids=list(launch.preset),
         )
         if existing:
+            self._capacity.release()  # another request runs it; this one only follows
             return RunStream(Accepted(stored, existing=True), self._follow_stored(stored))
         executor = Executor(
             launch.plan,
@@ -256,6 +272,7 @@ class Runner:
             await session.execute()
         finally:
             self._sessions.pop(session.run.id, None)
+            self._capacity.release()
 
     def _plan(self, workflow: Workflow) -> ExecutionPlan:
         key = (workflow.id, workflow.version)

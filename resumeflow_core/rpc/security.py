@@ -10,6 +10,9 @@ from typing import Any
 
 import grpc
 
+from resumeflow_core.errors import UnauthenticatedError
+from resumeflow_core.rpc.errors import to_rpc_status
+
 # Load balancers and orchestrators probe health without credentials.
 UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/",)
 
@@ -69,13 +72,15 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _rejecting(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    message = "missing or wrong bearer token in the 'authorization' metadata"
+    status = to_rpc_status(
+        UnauthenticatedError("missing or wrong bearer token in the 'authorization' metadata")
+    )
 
     async def reject_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        await context.abort_with_status(status)
 
     async def reject_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        await context.abort_with_status(status)
         yield  # pragma: no cover - makes this an async generator
 
     deserialize, serialize = handler.request_deserializer, handler.response_serializer

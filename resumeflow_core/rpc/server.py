@@ -64,8 +64,10 @@ def build_server(
             port = server.add_secure_port(address, credentials)
         else:
             port = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise UnavailableError(f"cannot listen on {address}: {exc}", reason="LISTEN_FAILED") from exc
+    except RuntimeError as exc:  # grpc's text only says "Failed to bind"
+        raise UnavailableError(
+            f"cannot listen on {address}: the address is in use or cannot be bound", reason="LISTEN_FAILED"
+        ) from exc
     if port == 0:
         raise UnavailableError(
             f"cannot listen on {address}: address in use or invalid", reason="LISTEN_FAILED"

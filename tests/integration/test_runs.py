@@ -357,3 +357,25 @@ async def test_get_run_of_an_unknown_run_is_not_found_with_a_reason(services: Se
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     reason, metadata, _ = error_details(raised.value)
     assert reason == "RUN_NOT_FOUND" and metadata["run_id"] == "does-not-exist"
+
+
+async def test_secrets_in_request_urls_stay_out_of_the_logs(
+    services: Services, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "url-secret-9"
+    httpserver.expect_request("/call").respond_with_data("ok")
+    await services.put(
+        workflow(
+            "secret-url",
+            [node("start", "start"), node("call", "http", url=httpserver.url_for("/call") + "?k={{ secrets.k }}")],
+            [("start", "call")],
+        )
+    )
+
+    with caplog.at_level("DEBUG"):
+        await services.run(rpb.RunWorkflowRequest(workflow_id="secret-url", secrets={"k": secret}))
+
+    # The test's own HTTP server (werkzeug) logs the request it received; the services must not.
+    ours = [r for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert ours, "the services logged nothing at all: the check would be vacuous"
+    assert not [r.getMessage() for r in ours if secret in r.getMessage()]
