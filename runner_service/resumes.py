@@ -3,6 +3,7 @@ planner, and turns the planner's verdicts and plan tokens into domain errors."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -54,6 +55,7 @@ async def prepare_resume(
     secret_names: Collection[str],
     inputs: Mapping[str, Any] | None,
     registry: NodeTypeRegistry,
+    recorded: Callable[[str], LineageContext | None] = lambda run_id: None,
 ) -> PreparedResume:
     """Plan the resume `request` asks for.
 
@@ -67,11 +69,22 @@ async def prepare_resume(
     if not source_run_id:
         source, _ = await history.get_latest_failed(workflow_id)
         source_run_id = source.id
-    lineage = await history.get_lineage_context(source_run_id)
+
+    async def read_lineage() -> LineageContext:
+        # A run this runner recorded to the end is known already; the history copies its results
+        # in the database and rejects the resume there if any is gone.
+        return recorded(source_run_id) or await history.get_lineage_context(source_run_id)
+
+    if request.pin_source_version:
+        lineage = await read_lineage()
+        same_workflow = lineage.run.workflow_id == workflow_id
+        workflow = await history.get_workflow(
+            workflow_id, lineage.run.workflow_version if same_workflow else 0
+        )
+    else:  # independent reads: overlap them
+        lineage, workflow = await asyncio.gather(read_lineage(), history.get_workflow(workflow_id))
     source = lineage.run
     same_workflow = source.workflow_id == workflow_id
-    version = source.workflow_version if request.pin_source_version and same_workflow else 0
-    workflow = await history.get_workflow(workflow_id, version)
     source_workflow = workflow
     if not (same_workflow and source.workflow_version == workflow.version):
         source_workflow = await history.get_workflow(source.workflow_id, source.workflow_version)

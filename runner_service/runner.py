@@ -8,13 +8,13 @@ import logging
 import os
 import socket
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import (
     FailedPreconditionError,
     FieldViolation,
@@ -22,6 +22,7 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
+from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_LEASE_SECONDS = 30.0
+RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps for resumes
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
 MAX_REQUEST_ID_LENGTH = 200
@@ -56,6 +58,8 @@ class _Launch:
     preset: dict[str, NodeResult] = field(default_factory=dict)
     initial_variables: dict[str, Any] | None = None
     restored_node_ids: tuple[str, ...] = ()
+    ancestors: tuple[Run, ...] = ()
+    """For resumes: the source run's lineage, nearest first."""
 
 
 @dataclass
@@ -85,10 +89,12 @@ class Runner:
         self._lease_seconds = lease_seconds
         self._default_concurrency = default_concurrency
         self._http = httpx.AsyncClient(follow_redirects=True)
-        self._plans: OrderedDict[tuple[str, int], ExecutionPlan] = OrderedDict()
+        self._plans: BoundedCache[tuple[str, int], ExecutionPlan] = BoundedCache(PLAN_CACHE_SIZE)
         self._sessions: dict[str, RunSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._capacity = asyncio.Semaphore(max_active_runs)
+        # Lineage contexts of runs this runner recorded to the end: resuming them reads nothing.
+        self._recorded: BoundedCache[str, LineageContext] = BoundedCache(RECORDED_CONTEXTS)
 
     async def start_run(self, request: RunRequest) -> RunStream:
         """Accept a run or a resume and start it in the background; the stream only follows it.
@@ -148,6 +154,8 @@ class Runner:
             lease_seconds=self._lease_seconds,
             definition_hashes=launch.plan.definition_hashes,
             preset=launch.preset,
+            ancestors=launch.ancestors,
+            on_recorded=lambda context: self._recorded.put(context.run.id, context),
         )
         queue = session.follow()  # before the task starts, so the stream misses nothing
         self._sessions[stored.id] = session
@@ -179,6 +187,7 @@ class Runner:
             secret_names=secret_names,
             inputs=None,
             registry=self._registry,
+            recorded=self._recorded.get,
         )
 
     async def _fresh(self, request: RunRequest) -> _Launch:
@@ -206,6 +215,7 @@ class Runner:
             secret_names=request.secrets.keys(),
             inputs=request.inputs or None,
             registry=self._registry,
+            recorded=self._recorded.get,
         )
         raise_if_rejected(prepared.resume)
         source, root = prepared.lineage.run, prepared.lineage.root
@@ -235,6 +245,7 @@ class Runner:
             preset=dict(plan.preset),
             initial_variables=dict(plan.initial_variables),
             restored_node_ids=tuple(plan.restored_node_ids),
+            ancestors=tuple(prepared.lineage.runs),
         )
 
     async def cancel(self, run_id: str) -> RunStatus:
@@ -289,9 +300,7 @@ class Runner:
                     violations=error.violations,
                 ) from error
             plan = ExecutionPlan.build(workflow)
-            self._plans[key] = plan
-            if len(self._plans) > PLAN_CACHE_SIZE:
-                self._plans.popitem(last=False)
+            self._plans.put(key, plan)
         return plan
 
     async def _follow_stored(self, run: Run) -> AsyncIterator[StreamItem]:

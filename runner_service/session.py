@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from resumeflow_core.errors import ResumeflowError
+from resumeflow_core.lineage import LineageContext, build_context
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from runner_service.batcher import BatchWriteError, EventBatcher
@@ -64,6 +65,8 @@ class RunSession:
         lease_seconds: float,
         definition_hashes: Mapping[str, str],
         preset: Mapping[str, NodeResult] | None = None,
+        ancestors: Sequence[Run] = (),
+        on_recorded: Callable[[LineageContext], None] = lambda context: None,
     ) -> None:
         self.run = run
         self._executor = executor
@@ -75,6 +78,8 @@ class RunSession:
         self._followers: list[asyncio.Queue[Event | Finished | object]] = []
         self._started: dict[str, datetime] = {}
         self._definition_hashes = definition_hashes
+        self._ancestors = list(ancestors)
+        self._on_recorded = on_recorded
         # Carried failures of a resume count in the run's summary like its own.
         self._outcomes: dict[str, NodeResult] = dict(preset or {})
         self.done = asyncio.Event()
@@ -162,6 +167,8 @@ class RunSession:
             node_results=results,
         )
         self.run = run
+        # Everything stored for this run is known here: a resume of it needs no lineage read.
+        self._on_recorded(build_context([run, *self._ancestors], self._outcomes.values()))
         return Finished(run, self._sequence)
 
     def _broadcast(self, item: Event | Finished | object) -> None:

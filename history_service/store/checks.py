@@ -124,13 +124,13 @@ def resume_in_progress(active_run_id: str, source_run_id: str) -> ConflictError:
     )
 
 
-def missing_copies(source_run_id: str, missing: int) -> FailedPreconditionError:
-    """Results a resume wanted to copy are gone from its source run."""
+def missing_copies(source_run_id: str, node_ids: Sequence[str]) -> FailedPreconditionError:
+    """Results a resume reuses are gone from its source run: never run on partial context."""
     return FailedPreconditionError(
-        f"{missing} result(s) of run {source_run_id!r} that the resume reuses are gone; "
+        f"the results of {', '.join(node_ids)} in run {source_run_id!r}, which the resume reuses, are gone; "
         "start a full run instead",
         reason="MISSING_PRIOR_RESULT",
-        metadata={"source_run_id": source_run_id},
+        metadata={"source_run_id": source_run_id, "node_ids": ",".join(node_ids)},
     )
 
 

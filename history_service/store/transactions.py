@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import bindparam, case, false, func, insert, select, update
+from sqlalchemy import bindparam, case, false, func, insert, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,8 +92,11 @@ async def insert_run(
             return await load_run(session, existing, with_results=True), True
     time = now()
     run_id = run.id or uuid.uuid4().hex
-    lineage = await _lineage(session, run)
+    lineage, source_version = await _lineage(session, run)
     results = [dataclasses.replace(presets.get(node_id) or NodeResult(node_id)) for node_id in node_ids]
+    # The same workflow version orders its nodes the same way: copies keep the source's positions.
+    copy_rows = bool(copied_node_ids) and source_version == run.workflow_version
+    copied = set(copied_node_ids) if copy_rows else set()
     run = dataclasses.replace(
         run,
         id=run_id,
@@ -111,15 +114,16 @@ async def insert_run(
     # Flush the run alone first: a duplicate request or active resume fails here,
     # before a thousand node rows are sent.
     await session.flush()
-    if results:
-        await session.execute(
-            insert(_NODE_RESULTS),
-            [
-                rows.node_result_values(result, run_id=run_id, position=position)
-                for position, result in enumerate(results)
-            ],
-        )
-    if copied_node_ids:
+    fresh = [
+        rows.node_result_values(result, run_id=run_id, position=position)
+        for position, result in enumerate(results)
+        if result.node_id not in copied
+    ]
+    if fresh:
+        await session.execute(insert(_NODE_RESULTS), fresh)
+    if copy_rows:
+        await _insert_copies(session, run_id, run.resume_from_run_id, copied_node_ids)
+    elif copied_node_ids:
         await _copy_results(session, run_id, run.resume_from_run_id, copied_node_ids)
     started = Event(
         run_id=run_id,
@@ -132,23 +136,46 @@ async def insert_run(
     return run, False
 
 
-async def _copy_results(
-    session: AsyncSession, run_id: str, source_run_id: str, node_ids: Sequence[str]
-) -> None:
-    """Overwrite the new run's rows of `node_ids` with the source run's, in one UPDATE … FROM.
-
-    A resume reuses hundreds of results; copying them inside the database spares converting
-    and sending each twice. Successes become RESTORED; every copy names its producer.
-    """
-    source = _NODE_RESULTS.alias("source")
-    target = _NODE_RESULTS
+def _copied_columns(source: Any, source_run_id: str) -> dict[str, Any]:
+    """Column values of a copy of `source`'s row: successes become RESTORED, each names its producer."""
     success = (int(NodeStatus.SUCCEEDED), int(NodeStatus.RESTORED))
-    columns = [c.name for c in target.columns if c.name not in ("run_id", "node_id", "position", "status")]
-    values: dict[str, Any] = {name: source.c[name] for name in columns}
+    values: dict[str, Any] = {c.name: source.c[c.name] for c in _NODE_RESULTS.columns}
     values["status"] = case((source.c.status.in_(success), int(NodeStatus.RESTORED)), else_=source.c.status)
     values["source_run_id"] = case(
         (source.c.source_run_id == "", source_run_id), else_=source.c.source_run_id
     )
+    return values
+
+
+async def _insert_copies(
+    session: AsyncSession, run_id: str, source_run_id: str, node_ids: Sequence[str]
+) -> None:
+    """Copy the source run's rows of `node_ids` into the new run, in one INSERT … SELECT.
+
+    A resume reuses hundreds of results; copying them inside the database spares converting
+    and sending each twice.
+    """
+    source = _NODE_RESULTS.alias("source")
+    values = _copied_columns(source, source_run_id)
+    values["run_id"] = literal(run_id)
+    names = list(values)
+    statement = insert(_NODE_RESULTS).from_select(
+        names,
+        select(*values.values()).where(source.c.run_id == source_run_id, source.c.node_id.in_(node_ids)),
+    )
+    await _check_copied(session, await session.execute(statement), source_run_id, node_ids)
+
+
+async def _copy_results(
+    session: AsyncSession, run_id: str, source_run_id: str, node_ids: Sequence[str]
+) -> None:
+    """Overwrite the new run's rows of `node_ids` with the source run's, in one UPDATE … FROM
+    (another workflow version may order the nodes differently, so positions stay the new run's)."""
+    source = _NODE_RESULTS.alias("source")
+    target = _NODE_RESULTS
+    values = _copied_columns(source, source_run_id)
+    for key in ("run_id", "node_id", "position"):
+        del values[key]
     statement = (
         update(target)
         .values(values)
@@ -159,19 +186,36 @@ async def _copy_results(
             source.c.node_id == target.c.node_id,
         )
     )
-    copied = cast(CursorResult[Any], await session.execute(statement)).rowcount
-    if copied != len(node_ids):
-        raise checks.missing_copies(source_run_id, len(node_ids) - copied)
+    await _check_copied(session, await session.execute(statement), source_run_id, node_ids)
 
 
-async def _lineage(session: AsyncSession, run: Run) -> list[str]:
-    """The ancestors of a new run, nearest first: its source, then the source's."""
+async def _check_copied(
+    session: AsyncSession, result: Any, source_run_id: str, node_ids: Sequence[str]
+) -> None:
+    """Raise MISSING_PRIOR_RESULT, naming the nodes, when fewer rows were copied than asked."""
+    if cast(CursorResult[Any], result).rowcount == len(node_ids):
+        return
+    found = await session.scalars(
+        select(_NODE_RESULTS.c.node_id).where(
+            _NODE_RESULTS.c.run_id == source_run_id, _NODE_RESULTS.c.node_id.in_(node_ids)
+        )
+    )
+    raise checks.missing_copies(source_run_id, sorted(set(node_ids) - set(found)))
+
+
+async def _lineage(session: AsyncSession, run: Run) -> tuple[list[str], int]:
+    """The ancestors of a new run, nearest first (its source, then the source's), and the
+    source's workflow version (0 for a run that is no resume)."""
     if not run.resume_from_run_id:
-        return []
-    found = await session.scalar(select(RunRow.lineage).where(RunRow.id == run.resume_from_run_id))
+        return [], 0
+    found = (
+        await session.execute(
+            select(RunRow.lineage, RunRow.workflow_version).where(RunRow.id == run.resume_from_run_id)
+        )
+    ).one_or_none()
     if found is None:
         raise RunNotFoundError(run.resume_from_run_id)
-    return [run.resume_from_run_id, *found]
+    return [run.resume_from_run_id, *found.lineage], int(found.workflow_version)
 
 
 async def run_id_by_request(session: AsyncSession, workflow_id: str, request_id: str) -> str | None:

@@ -217,7 +217,7 @@ def plan_resume(
         if planned[node_id].fate is NodeFate.RESTORED
         and node_id in results
         and results[node_id].definition_hash
-        and results[node_id].definition_hash != plan.nodes[node_id].definition_hash()
+        and results[node_id].definition_hash != plan.definition_hashes[node_id]
     ]
     if changed and rerun_changed_nodes:
         for node_id in changed:
