@@ -12,7 +12,6 @@ Hierarchy::
     ├── FailedPreconditionError         the request is valid but the state forbids it
     ├── ConflictError                   a concurrent change won (gRPC ABORTED)
     ├── UnauthenticatedError
-    ├── UnimplementedError              a declared feature that this server does not provide yet
     └── UnavailableError                a dependency (the history service, the database) is down
 
 `rpc.errors` maps each class to a gRPC status code; servicers never pick codes themselves.
@@ -106,10 +105,6 @@ class ConflictError(ResumeflowError):
 
 class UnauthenticatedError(ResumeflowError):
     default_reason = "UNAUTHENTICATED"
-
-
-class UnimplementedError(ResumeflowError):
-    default_reason = "UNIMPLEMENTED"
 
 
 class UnavailableError(ResumeflowError):

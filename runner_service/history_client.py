@@ -67,7 +67,7 @@ class HistoryClient:
         run: Run,
         *,
         node_ids: Sequence[str],
-        preset_results: Sequence[NodeResult],
+        preset_results: Sequence[NodeResult] = (),
         runner_id: str,
         lease_seconds: float,
         copied_node_ids: Sequence[str] = (),

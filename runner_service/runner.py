@@ -124,7 +124,6 @@ class Runner:
         stored, existing = await self._history.create_run(
             launch.run,
             node_ids=launch.plan.order,
-            preset_results=[],
             runner_id=self.runner_id,
             lease_seconds=self._lease_seconds,
             # The history copies reused results from the source run itself, in the database.

@@ -47,9 +47,6 @@ class HistoryPort(Protocol):
     async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool: ...
 
 
-class RunLostError(Exception):
-    """The run could not be recorded (the history service stayed unreachable)."""
-
 
 class RunSession:
     """Executes one accepted run and fans its progress out to followers."""

@@ -12,7 +12,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -482,9 +482,21 @@ def _secrets_problem(
 
 def _preset(result: NodeResult, producer: str, fate: NodeFate) -> NodeResult:
     """The result a kept node starts the resume with, produced by `producer`."""
-    if fate is NodeFate.RESTORED:
-        return replace(result, status=NodeStatus.RESTORED, error=None, source_run_id=producer)
-    return replace(result, source_run_id=producer)
+    restored = fate is NodeFate.RESTORED
+    # Spelled out rather than dataclasses.replace, which costs several times more per node.
+    return NodeResult(
+        node_id=result.node_id,
+        status=NodeStatus.RESTORED if restored else result.status,
+        attempts=result.attempts,
+        start_time=result.start_time,
+        end_time=result.end_time,
+        output=result.output,
+        variables=result.variables,
+        error=None if restored else result.error,
+        source_run_id=producer,
+        finish_sequence=result.finish_sequence,
+        definition_hash=result.definition_hash,
+    )
 
 
 def _variables(

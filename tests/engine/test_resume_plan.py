@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -565,3 +566,20 @@ def test_the_digest_changes_when_a_fate_changes() -> None:
     }
 
     assert len(digests) == 4
+
+
+def test_a_restored_result_keeps_every_field_but_its_status_error_and_producer() -> None:
+    plan = make_plan(LINEAR)
+    stored = dataclasses.replace(
+        result("a", S.SUCCEEDED, "r1", 4, variables={"token": "t"}, definition_hash="h"), attempts=3
+    )
+    view = lineage(
+        [run("r1")], [result("start", S.SUCCEEDED, "r1", 2), stored, result("b", S.FAILED, "r1", 6)]
+    )
+
+    restored = plan_resume(plan, view, mode=SINGLE).preset["a"]
+
+    changed = {"status", "error", "source_run_id"}
+    for field in dataclasses.fields(NodeResult):
+        if field.name not in changed:
+            assert getattr(restored, field.name) == getattr(stored, field.name), field.name
