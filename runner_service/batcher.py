@@ -14,7 +14,7 @@ from resumeflow_core.records import Event, NodeResult
 log = logging.getLogger(__name__)
 
 MAX_BATCH_EVENTS = 1000
-MAX_BATCH_DELAY = 0.005  # seconds an event may wait for companions before it is written
+MAX_BATCH_DELAY = 0.02  # seconds an event may wait for companions before it is written
 RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)  # seconds between attempts of one failed flush
 
 Flush = Callable[[list[Event], list[NodeResult]], Awaitable[bool]]

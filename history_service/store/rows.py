@@ -131,7 +131,7 @@ def run_to_row(
     )
 
 
-def run_from_row(row: RunRow, results: Iterable[NodeResult] = ()) -> Run:
+def run_from_row(row: RunRow | Row[Any], results: Iterable[NodeResult] = ()) -> Run:
     return Run(
         id=row.id,
         workflow_id=row.workflow_id,

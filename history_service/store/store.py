@@ -306,12 +306,12 @@ class HistoryStore:
         """
         checks.event_batch(run_id, events)
         async with self._writing() as session:
-            progress = await tx.advance(session, run_id, runner_id, events)
+            row = await tx.advance(session, run_id, runner_id, events)
             if events:
                 await tx.insert_events(session, run_id, events)
             if node_results:
                 await tx.update_results(session, run_id, node_results)
-        return progress
+        return row.last_sequence, row.cancel_requested
 
     async def finish_run(
         self,
@@ -366,13 +366,13 @@ class HistoryStore:
             "lease_expire_time": None,
         }
         async with self._writing() as session:
-            await tx.advance(session, run_id, runner_id, [*events, event], values=end)
+            row = await tx.advance(session, run_id, runner_id, [*events, event], values=end)
             await tx.insert_events(session, run_id, [*events, event])
             if node_results:
                 await tx.update_results(session, run_id, node_results)
             if status == RunStatus.SUCCEEDED:
-                await tx.resolve_lineage(session, run_id)
-            return await tx.load_run(session, run_id, with_results=False)
+                await tx.resolve_lineage(session, row.lineage)
+            return rows.run_from_row(row)
 
     async def heartbeat(
         self, run_id: str, runner_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS

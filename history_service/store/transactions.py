@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
 
 from sqlalchemy import bindparam, case, false, func, insert, literal, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history_service.store import checks, rows
@@ -32,6 +32,7 @@ _UNFINISHED_NODES = (int(NodeStatus.PENDING), int(NodeStatus.RUNNING))
 # Core tables for bulk inserts: one executemany with explicit NULLs, where ORM bulk
 # inserts would split a batch by which columns happen to be None.
 _EVENTS = Base.metadata.tables[EventRow.__tablename__]
+_RUNS = Base.metadata.tables[RunRow.__tablename__]
 _NODE_RESULTS = Base.metadata.tables[NodeResultRow.__tablename__]
 
 
@@ -110,10 +111,11 @@ async def insert_run(
         node_results=results,
     )
     row = rows.run_to_row(run, lineage=lineage, runner_id=runner_id, lease_expire_time=time + lease)
-    session.add(row)
-    # Flush the run alone first: a duplicate request or active resume fails here,
-    # before a thousand node rows are sent.
-    await session.flush()
+    # The run alone first: a duplicate request or active resume fails here, before a thousand
+    # node rows are sent. A Core insert: the ORM's unit of work costs more than the statement.
+    await session.execute(
+        insert(_RUNS).values({column.name: getattr(row, column.name) for column in _RUNS.columns})
+    )
     fresh = [
         rows.node_result_values(result, run_id=run_id, position=position)
         for position, result in enumerate(results)
@@ -238,7 +240,7 @@ async def advance(
     runner_id: str,
     events: Sequence[Event],
     values: dict[str, Any] | None = None,
-) -> tuple[int, bool]:
+) -> Row[Any]:
     """Move the run's last sequence past `events`, and set further column `values`.
 
     The conditional UPDATE is the guard: it matches only while the run is RUNNING,
@@ -246,7 +248,7 @@ async def advance(
     racing for the same sequence exactly one wins.
 
     Returns:
-        The run's new last sequence and whether its cancellation was requested.
+        The run's row as updated (RETURNING saves the callers a read).
     """
     conditions = [*owned_running(run_id, runner_id)]
     new_values = dict(values or {})
@@ -259,14 +261,14 @@ async def advance(
         update(RunRow)
         .where(*conditions)
         .values(new_values)
-        .returning(RunRow.last_sequence, RunRow.cancel_requested)
+        .returning(*_RUNS.columns)
         .execution_options(synchronize_session=False)
     )
     found = (await session.execute(stmt)).one_or_none()
     if found is None:
         first = events[0].sequence if events else None
         await raise_guard_failure(session, run_id, runner_id, first)
-    return found.last_sequence, found.cancel_requested
+    return found
 
 
 def owned_running(run_id: str, runner_id: str) -> tuple[Any, ...]:
@@ -312,20 +314,28 @@ async def update_results(session: AsyncSession, run_id: str, results: Sequence[N
     Raises:
         InvalidArgumentError: A result names a node the run does not have.
     """
+    params = [_keyed(rows.node_result_values(r, run_id=run_id)) for r in results]
+    if session.get_bind().dialect.supports_sane_multi_rowcount:  # SQLite counts an executemany's rows
+        updated = cast(CursorResult[Any], await session.execute(_UPDATE_RESULT, params)).rowcount
+        if updated != len(results):
+            await _raise_unknown_nodes(session, run_id, {r.node_id for r in results})
+        return
     node_ids = {result.node_id for result in results}
     known = await session.scalar(
         select(func.count()).where(NodeResultRow.run_id == run_id, NodeResultRow.node_id.in_(node_ids))
     )
     if known != len(node_ids):
-        stored = await session.scalars(
-            select(NodeResultRow.node_id).where(
-                NodeResultRow.run_id == run_id, NodeResultRow.node_id.in_(node_ids)
-            )
+        await _raise_unknown_nodes(session, run_id, node_ids)
+    await session.execute(_UPDATE_RESULT, params)
+
+
+async def _raise_unknown_nodes(session: AsyncSession, run_id: str, node_ids: set[str]) -> NoReturn:
+    stored = await session.scalars(
+        select(NodeResultRow.node_id).where(
+            NodeResultRow.run_id == run_id, NodeResultRow.node_id.in_(node_ids)
         )
-        raise checks.unknown_nodes(run_id, node_ids - set(stored))
-    await session.execute(
-        _UPDATE_RESULT, [_keyed(rows.node_result_values(r, run_id=run_id)) for r in results]
     )
+    raise checks.unknown_nodes(run_id, node_ids - set(stored))
 
 
 # A Core executemany by primary key: the ORM's bulk update path costs several times more
@@ -346,9 +356,8 @@ def _keyed(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def resolve_lineage(session: AsyncSession, run_id: str) -> None:
-    """Mark every ancestor of the run resolved, in one UPDATE."""
-    lineage = await session.scalar(select(RunRow.lineage).where(RunRow.id == run_id))
+async def resolve_lineage(session: AsyncSession, lineage: Sequence[str]) -> None:
+    """Mark every run of `lineage` (a succeeded run's ancestors) resolved, in one UPDATE."""
     if not lineage:
         return
     await session.execute(
