@@ -47,7 +47,6 @@ class HistoryPort(Protocol):
     async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool: ...
 
 
-
 class RunSession:
     """Executes one accepted run and fans its progress out to followers."""
 

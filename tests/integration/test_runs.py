@@ -367,7 +367,10 @@ async def test_secrets_in_request_urls_stay_out_of_the_logs(
     await services.put(
         workflow(
             "secret-url",
-            [node("start", "start"), node("call", "http", url=httpserver.url_for("/call") + "?k={{ secrets.k }}")],
+            [
+                node("start", "start"),
+                node("call", "http", url=httpserver.url_for("/call") + "?k={{ secrets.k }}"),
+            ],
             [("start", "call")],
         )
     )
