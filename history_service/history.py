@@ -14,6 +14,7 @@ from typing import Any
 
 from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
+from history_service.store.notify import Listener
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
@@ -41,12 +42,17 @@ class History:
         self.hub = EventHub()
         self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
         self._reaper: asyncio.Task[None] | None = None
+        self._listener: Listener | None = None
 
     @classmethod
     async def open(cls, database_url: str) -> History:
-        return cls(await HistoryStore.open(database_url))
+        history = cls(await HistoryStore.open(database_url))
+        history._listener = history.store.listen(history.hub.announced)
+        return history
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -220,15 +226,18 @@ class History:
             self.hub.unsubscribe(run_id, channel)
 
     async def _poll(self, run_id: str, channel: RunChannel) -> None:
-        """Read what other replicas append to a watched run, once for all its watchers here."""
+        """Read what other replicas append to a watched run, once for all its watchers here:
+        when the database announces it, else every WATCH_POLL_INTERVAL."""
         _, known = await self.store.get_run_progress(run_id)
         while not channel.finished:
             known = max(known, channel.last_sequence)
-            if not await channel.wait_after(known, WATCH_POLL_INTERVAL):
-                try:
-                    channel.publish(await self.store.list_events(run_id, known, limit=WATCH_PAGE))
-                except Exception:  # a failed poll is retried on the next interval
-                    log.warning("polling the events of run %s failed", run_id, exc_info=True)
+            woken = await channel.wait_after(known, WATCH_POLL_INTERVAL)
+            if woken and channel.last_sequence > known and not channel.take_poke():
+                continue  # published by an append through this replica
+            try:
+                channel.publish(await self.store.list_events(run_id, max(known, channel.last_sequence)))
+            except Exception:  # a failed poll is retried on the next interval
+                log.warning("polling the events of run %s failed", run_id, exc_info=True)
 
     # --- leases -----------------------------------------------------------------------------
 

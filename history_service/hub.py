@@ -3,7 +3,8 @@ database poll.
 
 Watchers subscribe before they read the database, so every event published here after that
 moment is in the channel's buffer. Events are published by this replica's appends and by one
-poller per watched run, which reads what other replicas appended.
+poller per watched run, which reads what other replicas appended: at once when the database
+announces it (PostgreSQL), else on its next periodic read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class RunChannel:
         self.finished = False
         """True once the run's RUN_FINISHED event was published."""
         self.poller: asyncio.Task[None] | None = None
+        self._poked = False
         self._changed = asyncio.Event()
 
     @property
@@ -50,8 +52,21 @@ class RunChannel:
         if len(self.events) > MAX_BUFFERED_EVENTS:
             del self.events[: len(self.events) - MAX_BUFFERED_EVENTS]
         if added:
-            self._changed.set()
-            self._changed = asyncio.Event()
+            self._wake()
+
+    def poke(self) -> None:
+        """Say that the database holds events not published here yet (another replica's)."""
+        self._poked = True
+        self._wake()
+
+    def take_poke(self) -> bool:
+        """Whether `poke` was called since the last call of this."""
+        poked, self._poked = self._poked, False
+        return poked
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def after(self, sequence: int) -> list[Event] | None:
         """Buffered events after `sequence`, or None when the buffer does not reach back that far."""
@@ -88,6 +103,12 @@ class EventHub:
                 channel.poller.cancel()
             if self._channels.get(run_id) is channel:
                 del self._channels[run_id]
+
+    def announced(self, run_id: str, last_sequence: int) -> None:
+        """A replica stored the run's events up to `last_sequence`; wake its poller if they are news."""
+        channel = self._channels.get(run_id)
+        if channel is not None and last_sequence > channel.last_sequence:
+            channel.poke()
 
     def publish(self, run_id: str, events: Sequence[Event]) -> None:
         """Hand freshly stored events to the run's watchers; costs nothing when it has none."""

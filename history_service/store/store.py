@@ -21,7 +21,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from history_service.store import checks, migrate, paging, rows
+from history_service.store import checks, migrate, notify, paging, rows
 from history_service.store import transactions as tx
 from history_service.store.database import (
     IMMEDIATE,
@@ -101,6 +101,14 @@ class HistoryStore:
             await engine.dispose()
             raise UnavailableError(f"cannot open database {shown}: {_line(exc)}") from exc
         return cls(engine)
+
+    def listen(self, appended: notify.Appended) -> notify.Listener | None:
+        """Start hearing of events any replica appends (PostgreSQL); None where there is nothing to hear."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        listener = notify.Listener(self._engine.url, appended)
+        listener.start()
+        return listener
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -311,6 +319,7 @@ class HistoryStore:
                 await tx.insert_events(session, run_id, events)
             if node_results:
                 await tx.update_results(session, run_id, node_results)
+            await notify.announce(session, run_id, row.last_sequence)
         return row.last_sequence, row.cancel_requested
 
     async def finish_run(
@@ -372,6 +381,7 @@ class HistoryStore:
                 await tx.update_results(session, run_id, node_results)
             if status == RunStatus.SUCCEEDED:
                 await tx.resolve_lineage(session, row.lineage)
+            await notify.announce(session, run_id, row.last_sequence)
             return rows.run_from_row(row)
 
     async def heartbeat(
@@ -454,6 +464,8 @@ class HistoryStore:
             async with self._writing() as session:
                 if await tx.expire_run(session, run_id, runner_id, now):
                     expired.append(run_id)
+                    last = await session.scalar(select(RunRow.last_sequence).where(RunRow.id == run_id))
+                    await notify.announce(session, run_id, int(last or 0))
         return expired
 
     # --- runs: reads -------------------------------------------------------------------
