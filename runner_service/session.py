@@ -10,11 +10,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from resumeflow_core.errors import ResumeflowError
+from resumeflow_core.errors import (
+    ConflictError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    ResumeflowError,
+)
 from resumeflow_core.lineage import LineageContext, build_context
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
-from runner_service.batcher import BatchWriteError, EventBatcher
+from runner_service.batcher import RETRY_DELAYS, BatchWriteError, EventBatcher
 from runner_service.engine import Executor, NodeTransition, Redactor
 from runner_service.requests import Finished
 
@@ -45,6 +50,8 @@ class HistoryPort(Protocol):
     ) -> Run: ...
 
     async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool: ...
+
+    async def get_run(self, run_id: str) -> Run: ...
 
 
 class RunSession:
@@ -151,9 +158,7 @@ class RunSession:
             run_status=status,
             message=f"run {status.name}",
         )
-        run = await self._history.finish_run(
-            self.run.id,
-            self._runner_id,
+        run = await self._finish_with_retries(
             status=status,
             failed_node_ids=self._executor.failed_node_ids,
             variables=self._redactor.redact(self._executor.variables),
@@ -166,6 +171,29 @@ class RunSession:
         # Everything stored for this run is known here: a resume of it needs no lineage read.
         self._on_recorded(build_context([run, *self._ancestors], self._outcomes.values()))
         return Finished(run, self._sequence)
+
+    async def _finish_with_retries(self, **end: Any) -> Run:
+        """FinishRun, retried like a batch: a run's end must not be lost to a passing hiccup.
+
+        1. Success: the finished run.
+        2. RUN_FINISHED on a retry: an earlier attempt landed but its answer was lost; read the run.
+        3. Unreachable history or busy database: retry with backoff, then give up (lease expiry).
+        """
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            try:
+                return await self._history.finish_run(self.run.id, self._runner_id, **end)  # case 1
+            except FailedPreconditionError as error:
+                if attempt and error.reason == "RUN_FINISHED":  # case 2
+                    return await self._history.get_run(self.run.id)
+                raise
+            except (ConflictError, InvalidArgumentError):
+                raise
+            except (ResumeflowError, OSError) as error:  # case 3
+                if delay is None:
+                    raise
+                log.warning("finishing run %s failed (%s); retrying in %.2fs", self.run.id, error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _broadcast(self, item: Event | Finished | object) -> None:
         for queue in self._followers:
