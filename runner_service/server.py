@@ -10,7 +10,7 @@ from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
 from runner_service.history_client import HistoryClient
-from runner_service.runner import DEFAULT_LEASE_SECONDS, Runner
+from runner_service.runner import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ACTIVE_RUNS, Runner
 from runner_service.servicer import RunnerServicer
 
 SERVICE_NAME = runner_service_pb2.DESCRIPTOR.services_by_name["RunnerService"].full_name
@@ -43,6 +43,7 @@ async def start_runner_server(
     security: Security | None = None,
     history_security: Security | None = None,
     lease_seconds: float | None = None,
+    max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
 ) -> RunnerServer:
     """Connect to the history service, bind `address` and start serving.
 
@@ -50,7 +51,11 @@ async def start_runner_server(
         UnavailableError: The address cannot be bound.
     """
     channel = open_channel(history_address, history_security)
-    runner = Runner(HistoryClient(channel), lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS)
+    runner = Runner(
+        HistoryClient(channel),
+        lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,
+        max_active_runs=max_active_runs,
+    )
     try:
         built = build_server(
             address,

@@ -165,3 +165,38 @@ async def test_appending_out_of_sequence_is_aborted_and_stores_nothing(services:
     assert raised.value.code() == grpc.StatusCode.ABORTED
     assert error_details(raised.value)[0] == "SEQUENCE_GAP"
     assert (await services.get_run(created.run.id)).last_sequence == 1
+
+
+async def test_runs_beyond_the_runners_capacity_wait_for_a_free_slot(sqlite_database_url: str) -> None:
+    started = await start_services(sqlite_database_url, max_active_runs=1)
+    try:
+        flow = workflow(
+            "one-at-a-time",
+            [node("start", "start"), node("wait", "delay", seconds=0.3), node("end", "end")],
+            [("start", "wait"), ("wait", "end")],
+        )
+        await started.put(flow)
+        order: list[tuple[str, str]] = []
+        first_accepted = asyncio.Event()
+
+        async def run(name: str) -> None:
+            async for message in started.runner.RunWorkflow(
+                rpb.RunWorkflowRequest(workflow_id="one-at-a-time")
+            ):
+                kind = message.WhichOneof("payload")
+                if kind in ("accepted", "finished"):
+                    order.append((name, kind))
+                    first_accepted.set()
+
+        first = asyncio.create_task(run("first"))
+        await first_accepted.wait()  # the first run holds the only slot now
+        await asyncio.gather(first, run("second"))
+
+        assert order == [
+            ("first", "accepted"),
+            ("first", "finished"),
+            ("second", "accepted"),
+            ("second", "finished"),
+        ]
+    finally:
+        await stop_services(started)

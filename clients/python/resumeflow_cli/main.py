@@ -93,6 +93,15 @@ def serve_command(
             help="PEM roots to trust when calling the history service over TLS.",
         ),
     ] = "",
+    max_active_runs: Annotated[
+        int,
+        typer.Option(
+            "--max-active-runs",
+            envvar="RESUMEFLOW_MAX_ACTIVE_RUNS",
+            min=1,
+            help="Runs the runner executes at once; further RunWorkflow calls wait their turn.",
+        ),
+    ] = 64,  # runner_service.runner.DEFAULT_MAX_ACTIVE_RUNS; not imported, to keep start-up fast
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, serve
@@ -108,6 +117,7 @@ def serve_command(
         database_url=database,
         security=Security(auth_token=auth_token, tls_cert=tls_cert, tls_key=tls_key),
         history_security=Security(auth_token=auth_token, tls_ca=tls_ca, tls=bool(tls_ca or tls_cert)),
+        max_active_runs=max_active_runs,
     )
     try:
         asyncio.run(serve(options))

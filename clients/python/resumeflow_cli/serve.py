@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from history_service.server import HistoryServer, start_history_server
 from resumeflow_core.rpc.security import Security
+from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
 from runner_service.server import RunnerServer, start_runner_server
 
 log = logging.getLogger("resumeflow")
@@ -30,6 +31,7 @@ class ServeOptions:
     database_url: str
     security: Security
     history_security: Security
+    max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
 
 
 async def serve(options: ServeOptions) -> None:
@@ -53,6 +55,7 @@ async def serve(options: ServeOptions) -> None:
                 options.history_address,
                 security=options.security,
                 history_security=options.history_security,
+                max_active_runs=options.max_active_runs,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
