@@ -98,8 +98,8 @@ class History:
             )
         workflow = await self.get_workflow(run.workflow_id, run.workflow_version)
         definitions = {node.id: node for node in workflow.nodes}
-        runs, results = await self.store.get_lineage(run.id)
-        errors = {r.node_id: r.error.message for r in results if r.error is not None}
+        with_results = await self.store.get_run(run.id)  # the run's own results carry the errors
+        errors = {r.node_id: r.error.message for r in with_results.node_results if r.error is not None}
         failed = [
             FailedNode(
                 node_id, definitions[node_id].label, definitions[node_id].type, errors.get(node_id, "")
@@ -107,7 +107,7 @@ class History:
             for node_id in run.failed_node_ids
             if node_id in definitions
         ]
-        return runs[0], failed
+        return run, failed
 
     async def lineage_context(self, run_id: str) -> LineageContext:
         """The run's lineage, effective results with provenance and rebuilt variables, in a

@@ -100,11 +100,3 @@ class ExecutionPlan:
     def definition_hashes(self) -> Mapping[str, str]:
         """Node id → `Node.definition_hash()`, computed once per plan."""
         return MappingProxyType({node_id: node.definition_hash() for node_id, node in self.nodes.items()})
-
-    @property
-    def start_node_id(self) -> str:
-        """The id of the node of type `start` (the first in order when validation was skipped)."""
-        return next(
-            (node_id for node_id in self.order if self.nodes[node_id].type == "start"),
-            self.order[0],
-        )

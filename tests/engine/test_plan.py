@@ -66,10 +66,6 @@ def test_descendants_excludes_the_given_nodes_unless_reachable_from_another() ->
     assert plan.descendants(["c"]) == frozenset()
 
 
-def test_start_node_id() -> None:
-    assert make_plan(DIAMOND).start_node_id == "start"
-
-
 def test_the_plan_is_immutable() -> None:
     plan = make_plan(DIAMOND)
 
