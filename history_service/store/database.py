@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from history_service.store.sqlite_inline import run_inline
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for the write lock before giving up, in milliseconds."""
 POSTGRES_CONNECT_TIMEOUT = 10.0  # seconds
@@ -85,6 +87,7 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
     else:
         Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = _create_async_engine(url, **options)
+    run_inline(engine)
     event.listen(engine.sync_engine, "connect", _sqlite_on_connect(wal=not in_memory))
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine

@@ -601,8 +601,9 @@ class HistoryStore:
         """A session in a write transaction (on SQLite holding the write lock at once).
 
         SQLite has one writer at a time. Writers of this process queue on an asyncio lock
-        instead of on SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
-        and caps throughput at a few transactions per second under contention.
+        instead of on SQLite's busy handler, which sleeps in growing steps (up to 100 ms), and
+        would do so on the event loop's thread (see `sqlite_inline`) while the lock's holder
+        waits for that very loop.
         """
         async with self._write_lock, self._sessions() as session, session.begin():
             await session.connection(execution_options={IMMEDIATE: True})
