@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -168,6 +169,8 @@ class History:
                 "a run can only finish as SUCCEEDED, FAILED or CANCELLED",
                 violations=[FieldViolation("status", "must be a terminal status", "NOT_TERMINAL")],
             )
+        if event.run_status == RunStatus.UNSPECIFIED:  # as the store records it, for live watchers too
+            event = dataclasses.replace(event, run_status=status)
         run = await self.store.finish_run(
             run_id,
             runner_id,

@@ -104,6 +104,10 @@ class EventHub:
             if self._channels.get(run_id) is channel:
                 del self._channels[run_id]
 
+    def watched(self, run_id: str) -> bool:
+        """Whether the run has watchers in this process."""
+        return run_id in self._channels
+
     def announced(self, run_id: str, last_sequence: int) -> None:
         """A replica stored the run's events up to `last_sequence`; wake its poller if they are news."""
         channel = self._channels.get(run_id)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
 from history_service.history import History
 from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
-from resumeflow.v1 import workflow_pb2
+from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.records import Event
@@ -26,7 +26,9 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         self._history = history
         self._store = history.store
         self._workflow_messages: BoundedCache[tuple[str, int], workflow_pb2.Workflow] = BoundedCache(256)
-        self._watch_messages: BoundedCache[tuple[str, int, int], bytes] = BoundedCache(1024)
+        # Serialized WatchRun batches by (run, first sequence, last sequence), shared by the
+        # watchers of a run that keep up; a few hundred recent ones cover every live tail.
+        self._watch_messages: BoundedCache[tuple[str, int, int], bytes] = BoundedCache(256)
 
     @unary_rpc
     async def PutWorkflow(
@@ -141,12 +143,14 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendEventsResponse:
+        run_id = convert.require(request.run_id, "run_id")
         last_sequence, cancel_requested = await self._history.append_events(
-            convert.require(request.run_id, "run_id"),
+            run_id,
             request.runner_id,
             [convert.event_from_proto(e) for e in request.events],
             [convert.node_result_from_proto(r) for r in request.node_results],
         )
+        self._prepare_watch_batch(run_id, request.events)
         return pb.AppendEventsResponse(last_sequence=last_sequence, cancel_requested=cancel_requested)
 
     @unary_rpc
@@ -155,8 +159,9 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     ) -> pb.FinishRunResponse:
         if not request.HasField("event"):
             raise _missing("event")
+        run_id = convert.require(request.run_id, "run_id")
         run = await self._history.finish_run(
-            convert.require(request.run_id, "run_id"),
+            run_id,
             request.runner_id,
             status=RunStatus(request.status),
             failed_node_ids=list(request.failed_node_ids),
@@ -166,7 +171,22 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             events=[convert.event_from_proto(e) for e in request.events],
             node_results=[convert.node_result_from_proto(r) for r in request.node_results],
         )
+        if request.event.run_status == request.status:  # else the history filled it in
+            self._prepare_watch_batch(run_id, [*request.events, request.event])
         return pb.FinishRunResponse(run=convert.run_to_proto(run, with_results=False))
+
+    def _prepare_watch_batch(self, run_id: str, events: Sequence[run_pb2.Event]) -> None:
+        """Serialize a just-stored batch for the run's watchers from the request's own messages.
+
+        The append woke the watchers, which will ask for exactly this batch; none of them runs
+        before this handler next awaits, so the entry is in place when they look. Converting the
+        stored records back would cost a few milliseconds per thousand events. Skipped when a
+        time is finer than the microseconds the database keeps: watchers must see what a replay
+        shows.
+        """
+        if events and self._history.hub.watched(run_id) and all(e.time.nanos % 1000 == 0 for e in events):
+            key = (run_id, events[0].sequence, events[-1].sequence)
+            self._watch_messages.put(key, pb.WatchRunResponse(events=events).SerializeToString())
 
     @unary_rpc
     async def HeartbeatRun(

@@ -13,6 +13,7 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from history_service.store import checks, rows
+from history_service.store.bulk import BulkStatement
 from history_service.store.models import (
     Base,
     EventRow,
@@ -121,8 +122,7 @@ async def insert_run(
         for position, result in enumerate(results)
         if result.node_id not in copied
     ]
-    if fresh:
-        await session.execute(insert(_NODE_RESULTS), fresh)
+    await _INSERT_RESULTS.execute(session, fresh)
     if copy_rows:
         await _insert_copies(session, run_id, run.resume_from_run_id, copied_node_ids)
     elif copied_node_ids:
@@ -305,7 +305,7 @@ async def raise_guard_failure(
 
 async def insert_events(session: AsyncSession, run_id: str, events: Sequence[Event]) -> None:
     """Insert `events` in one executemany."""
-    await session.execute(insert(_EVENTS), [rows.event_values(run_id, event) for event in events])
+    await _INSERT_EVENTS.execute(session, [rows.event_values(run_id, event) for event in events])
 
 
 async def update_results(session: AsyncSession, run_id: str, results: Sequence[NodeResult]) -> None:
@@ -316,8 +316,7 @@ async def update_results(session: AsyncSession, run_id: str, results: Sequence[N
     """
     params = [_keyed(rows.node_result_values(r, run_id=run_id)) for r in results]
     if session.get_bind().dialect.supports_sane_multi_rowcount:  # SQLite counts an executemany's rows
-        updated = cast(CursorResult[Any], await session.execute(_UPDATE_RESULT, params)).rowcount
-        if updated != len(results):
+        if await _UPDATE_RESULT.execute(session, params) != len(results):
             await _raise_unknown_nodes(session, run_id, {r.node_id for r in results})
         return
     node_ids = {result.node_id for result in results}
@@ -326,7 +325,7 @@ async def update_results(session: AsyncSession, run_id: str, results: Sequence[N
     )
     if known != len(node_ids):
         await _raise_unknown_nodes(session, run_id, node_ids)
-    await session.execute(_UPDATE_RESULT, params)
+    await _UPDATE_RESULT.execute(session, params)
 
 
 async def _raise_unknown_nodes(session: AsyncSession, run_id: str, node_ids: set[str]) -> NoReturn:
@@ -338,10 +337,12 @@ async def _raise_unknown_nodes(session: AsyncSession, run_id: str, node_ids: set
     raise checks.unknown_nodes(run_id, node_ids - set(stored))
 
 
-# A Core executemany by primary key: the ORM's bulk update path costs several times more
-# per row, which a 1,000-node run pays on every batch.
+# Core executemany statements (see bulk.py): the ORM's bulk paths cost several times more per
+# row, which a 1,000-node run pays on every batch.
+_INSERT_EVENTS = BulkStatement(insert(_EVENTS))
+_INSERT_RESULTS = BulkStatement(insert(_NODE_RESULTS))
 _RESULT_COLUMNS = [c.name for c in _NODE_RESULTS.columns if c.name not in ("run_id", "node_id", "position")]
-_UPDATE_RESULT = (
+_UPDATE_RESULT = BulkStatement(
     update(_NODE_RESULTS)
     .where(
         _NODE_RESULTS.c.run_id == bindparam("key_run_id"), _NODE_RESULTS.c.node_id == bindparam("key_node_id")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.json_format import MessageToDict, ParseDict
@@ -15,21 +16,33 @@ from resumeflow_core.records import Event, NodeError, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, ResumeMode, RunStatus
 from resumeflow_core.workflow import DEFAULT_BACKOFF_MULTIPLIER, Edge, Node, RetryPolicy, Workflow
 
+_Enum = TypeVar("_Enum", bound=enum.IntEnum)
+
 # --- scalars -----------------------------------------------------------------------------------
 
 
+# Timestamps are converted by hand: Timestamp.FromDatetime / ToDatetime go through calendar and
+# time tuples and cost several times more, which every event pays on every hop.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A datetime as a Timestamp; a naive one is taken as local time, as `astimezone` does."""
     if value is None:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromDatetime(value.astimezone(UTC))
-    return message
+    if value.tzinfo is None:
+        value = value.astimezone(UTC)
+    since = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
+    )
 
 
 def from_timestamp(message: timestamp_pb2.Timestamp, present: bool = True) -> datetime | None:
+    """A Timestamp as an aware UTC datetime, truncated to microseconds."""
     if not present:
         return None
-    return message.ToDatetime(tzinfo=UTC)
+    return _EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
 
 
 def duration(seconds: float | None) -> duration_pb2.Duration | None:
@@ -63,6 +76,8 @@ def struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
 
 
 def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    if not message.fields:  # most node results carry no variables: skip json_format's walk
+        return {}
     return dict(_integral(MessageToDict(message)))
 
 
@@ -182,7 +197,7 @@ def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
 def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
     return NodeResult(
         node_id=message.node_id,
-        status=NodeStatus(message.status),
+        status=_member(NodeStatus, message.status),
         attempts=message.attempts,
         start_time=from_timestamp(message.start_time, message.HasField("start_time")),
         end_time=from_timestamp(message.end_time, message.HasField("end_time")),
@@ -213,14 +228,20 @@ def event_from_proto(message: run_pb2.Event) -> Event:
     return Event(
         run_id=message.run_id,
         sequence=message.sequence,
-        time=message.time.ToDatetime(tzinfo=UTC),
-        kind=EventKind(message.kind),
+        time=from_timestamp(message.time),  # type: ignore[arg-type]
+        kind=_member(EventKind, message.kind),
         node_id=message.node_id,
-        node_status=NodeStatus(message.node_status),
+        node_status=_member(NodeStatus, message.node_status),
         attempt=message.attempt,
         message=message.message,
-        run_status=RunStatus(message.run_status),
+        run_status=_member(RunStatus, message.run_status),
     )
+
+
+def _member(kind: type[_Enum], value: int) -> _Enum:
+    """`kind(value)`, which raises ValueError for an unknown value, minus the cost of the call."""
+    member = kind._value2member_map_.get(value)
+    return member if member is not None else kind(value)  # type: ignore[return-value]
 
 
 def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:

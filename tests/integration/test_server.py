@@ -200,3 +200,66 @@ async def test_runs_beyond_the_runners_capacity_wait_for_a_free_slot(sqlite_data
         ]
     finally:
         await stop_services(started)
+
+
+async def test_live_watchers_see_exactly_what_a_replay_shows(services: Services) -> None:
+    """Appended batches reach watchers re-encoded by the history or, when nothing would change,
+    as the runner's own messages; either way a watcher sees what the log holds."""
+    await services.put(workflow("watched", [node("start", "start"), node("end", "end")], [("start", "end")]))
+    created = await services.history.CreateRun(
+        hpb.CreateRunRequest(
+            run=run_pb2.Run(workflow_id="watched", workflow_version=1),
+            runner_id="r1",
+            node_ids=["start", "end"],
+        )
+    )
+    run_id = created.run.id
+    live = services.history.WatchRun(hpb.WatchRunRequest(run_id=run_id))
+    first = await live.read()
+    assert [e.sequence for e in first.events] == [1]  # attached before anything is appended
+
+    def status(sequence: int, node_id: str, node_status: int, nanos: int) -> run_pb2.Event:
+        return run_pb2.Event(
+            run_id=run_id,
+            sequence=sequence,
+            time={"seconds": 1_790_000_000, "nanos": nanos},
+            kind=run_pb2.EVENT_KIND_NODE_STATUS,
+            node_id=node_id,
+            node_status=node_status,
+            attempt=1,
+        )
+
+    NS = run_pb2.NodeStatus
+    await services.history.AppendEvents(  # whole microseconds: the runner's messages can be reused
+        hpb.AppendEventsRequest(
+            run_id=run_id,
+            runner_id="r1",
+            events=[
+                status(2, "start", NS.NODE_STATUS_RUNNING, 1000),
+                status(3, "start", NS.NODE_STATUS_SUCCEEDED, 2000),
+            ],
+        )
+    )
+    await services.history.AppendEvents(  # nanoseconds the database does not keep
+        hpb.AppendEventsRequest(
+            run_id=run_id, runner_id="r1", events=[status(4, "end", NS.NODE_STATUS_RUNNING, 123_456_789)]
+        )
+    )
+    await services.history.FinishRun(  # a RUN_FINISHED event whose status the history fills in
+        hpb.FinishRunRequest(
+            run_id=run_id,
+            runner_id="r1",
+            status=RS.RUN_STATUS_SUCCEEDED,
+            events=[status(5, "end", NS.NODE_STATUS_SUCCEEDED, 3000)],
+            event=run_pb2.Event(run_id=run_id, sequence=6, kind=run_pb2.EVENT_KIND_RUN_FINISHED),
+        )
+    )
+    watched = list(first.events)
+    while (response := await live.read()) is not grpc.aio.EOF:
+        watched += response.events
+    replayed = await services.events(run_id)
+
+    assert watched == replayed
+    assert [e.sequence for e in replayed] == [1, 2, 3, 4, 5, 6]
+    assert replayed[3].time.nanos == 123_456_000
+    assert replayed[-1].run_status == RS.RUN_STATUS_SUCCEEDED

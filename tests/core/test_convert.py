@@ -1,0 +1,83 @@
+"""Proto ↔ domain conversions that the services apply to every event and node result."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from google.protobuf import struct_pb2, timestamp_pb2
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resumeflow.v1 import run_pb2
+from resumeflow_core.records import Event, NodeResult
+from resumeflow_core.rpc import convert
+from resumeflow_core.status import EventKind, NodeStatus, RunStatus
+
+aware_times = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+
+
+@given(aware_times)
+def test_timestamps_agree_with_protobufs_own_conversion(value: datetime) -> None:
+    reference = timestamp_pb2.Timestamp()
+    reference.FromDatetime(value)
+    assert convert.timestamp(value) == reference
+    assert convert.from_timestamp(reference) == reference.ToDatetime(tzinfo=UTC) == value
+
+
+def test_an_offset_time_is_the_same_instant() -> None:
+    paris = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert convert.from_timestamp(convert.timestamp(paris)) == paris  # type: ignore[arg-type]
+    assert convert.from_timestamp(convert.timestamp(paris)).tzinfo is UTC  # type: ignore[arg-type, union-attr]
+
+
+def test_a_naive_time_is_taken_as_local_time() -> None:
+    naive = datetime(2026, 3, 1, 12, 0, 0, 250)
+    assert convert.timestamp(naive) == convert.timestamp(naive.astimezone(UTC))
+
+
+def test_nanoseconds_are_truncated_to_microseconds() -> None:
+    message = timestamp_pb2.Timestamp(seconds=-1, nanos=999_999_999)
+    assert convert.from_timestamp(message) == datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+
+
+def test_an_absent_time_is_none() -> None:
+    assert convert.timestamp(None) is None
+    assert convert.from_timestamp(timestamp_pb2.Timestamp(), present=False) is None
+
+
+def test_event_round_trip() -> None:
+    event = Event(
+        run_id="r1",
+        sequence=7,
+        time=datetime(2026, 11, 26, 18, 0, 0, 123_456, tzinfo=UTC),
+        kind=EventKind.NODE_STATUS,
+        node_id="fetch",
+        node_status=NodeStatus.FAILED,
+        attempt=2,
+        message="boom",
+        run_status=RunStatus.UNSPECIFIED,
+    )
+    back = convert.event_from_proto(convert.event_to_proto(event))
+    assert back == event
+    assert type(back.kind) is EventKind and type(back.node_status) is NodeStatus
+
+
+def test_an_unknown_enum_value_is_refused() -> None:
+    message = convert.event_to_proto(
+        Event(run_id="r1", sequence=1, time=datetime.now(UTC), kind=EventKind.RUN_STARTED)
+    )
+    message.node_status = 99  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="99"):
+        convert.event_from_proto(message)
+
+
+def test_node_result_variables_empty_and_not() -> None:
+    empty = run_pb2.NodeResult(node_id="a", status=run_pb2.NODE_STATUS_SUCCEEDED)
+    assert convert.node_result_from_proto(empty).variables == {}
+    full = run_pb2.NodeResult(node_id="a", variables=struct_pb2.Struct())
+    full.variables.update({"count": 3, "name": "x"})
+    result = convert.node_result_from_proto(full)
+    assert result.variables == {"count": 3, "name": "x"} and isinstance(result, NodeResult)
