@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime
+from sqlalchemy.dialects import sqlite
 from store_helpers import RUNNER, finished_event, node_event, start_run
 
 from history_service.store import HistoryStore
+from history_service.store.models import UTCDateTime
 from resumeflow_core.records import NodeResult
 from resumeflow_core.status import NodeStatus, RunStatus
 
@@ -46,3 +52,22 @@ async def test_a_timestamp_in_another_zone_keeps_its_instant(
     assert stored == berlin
     assert stored is not None and stored.tzinfo == UTC
     assert stored.hour == 12
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)))
+def test_sqlite_text_is_exactly_what_sqlalchemy_writes(value: datetime) -> None:
+    """UTCDateTime writes SQLite's DATETIME text itself (faster); rows written either way compare
+    and sort alike, so it must be the same text."""
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().bind_processor(dialect)
+    sqlalchemys = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and sqlalchemys is not None
+    assert ours(value) == sqlalchemys(value.replace(tzinfo=None))
+    assert ours(value.astimezone(timezone(timedelta(hours=-5)))) == ours(value)
+
+
+def test_sqlite_text_refuses_a_naive_time() -> None:
+    ours = UTCDateTime().bind_processor(sqlite.dialect())
+    assert ours is not None
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 1, 1))
