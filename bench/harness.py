@@ -51,6 +51,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Services:
     runner_address: str
@@ -58,6 +64,10 @@ class Services:
     runner: subprocess.Popen[bytes]
     history: subprocess.Popen[bytes]
     database_url: str
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(runner, history) CPU seconds used so far."""
+        return cpu_seconds(self.runner.pid), cpu_seconds(self.history.pid)
 
     def peak_rss(self) -> tuple[float, float]:
         """(runner, history) peak RSS in MiB."""

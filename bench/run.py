@@ -84,12 +84,12 @@ async def run_all(
                     await scenarios.resume_start(client, repetitions, sizes.depths, sizes.layers),
                 )
             )
-            sections.append(
-                (
-                    f"3. Watch fan-out: {sizes.watchers} watchers ({backend})",
-                    await scenarios.watch_fan_out(client, repetitions, sizes.watchers, sizes.nodes),
-                )
+            # One watcher first: the lag of the event pipeline alone, before any fan-out.
+            alone = await scenarios.watch_fan_out(client, repetitions, 1, sizes.nodes)
+            fanned = await scenarios.watch_fan_out(
+                client, repetitions, sizes.watchers, sizes.nodes, services.cpu_seconds
             )
+            sections.append((f"3. Watch fan-out: {sizes.watchers} watchers ({backend})", fanned + alone[:2]))
         finally:
             await client.close()
     # A service pair of its own, so its peak RSS is this scenario's.

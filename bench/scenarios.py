@@ -4,9 +4,11 @@ that what it measured really happened (every event persisted and streamed, no ga
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -200,9 +202,20 @@ async def _resume(
 # --- 3. watch fan-out ------------------------------------------------------------------------------
 
 
-async def watch_fan_out(client: Client, repetitions: int, watchers: int, nodes: int) -> list[Figure]:
+async def watch_fan_out(
+    client: Client,
+    repetitions: int,
+    watchers: int,
+    nodes: int,
+    service_cpu: Callable[[], tuple[float, float]] | None = None,
+) -> list[Figure]:
     """`watchers` WatchRun subscribers on one run whose body starts after a gate delay, so every
-    subscriber is attached before the measured events are created."""
+    subscriber is attached before the measured events are created.
+
+    With `service_cpu` ((runner, history) CPU seconds so far), also reports the CPU that the
+    services and this process used while the run's body was streamed, beside its wall time:
+    what bounds the lag on a machine of few cores.
+    """
     layers = max(1, (nodes - 3) // 100)
     body = grid(f"fanout-{next(_ids)}", layers=layers, width=min(100, nodes - 3))
     gate = workflow_pb2.Node(id="gate", type="delay")
@@ -215,22 +228,39 @@ async def watch_fan_out(client: Client, repetitions: int, watchers: int, nodes: 
     await client.put(body)
     channels = [grpc.aio.insecure_channel(client.history_address) for _ in range(4)]
     stubs = [history_service_pb2_grpc.HistoryServiceStub(c) for c in channels]
+    prefix = f"{watchers} watcher{'s' if watchers > 1 else ''}: "
     p50, p99, gaps = (
-        Figure("p50 lag, event creation → receipt", "ms"),
-        Figure("p99 lag, event creation → receipt", "ms", target="<= 100"),
-        Figure("watchers with a gap, duplicate or missing event", "count", target="<= 0"),
+        Figure(f"{prefix}p50 lag, event creation → receipt", "ms"),
+        Figure(f"{prefix}p99 lag, event creation → receipt", "ms", target="<= 100" if watchers > 1 else ""),
+        Figure(f"{prefix}watchers with a gap, duplicate or missing event", "count", target="<= 0"),
     )
+    body_wall = Figure(f"{prefix}wall time, first body event → last receipt", "ms")
+    body_cpu = [
+        Figure(f"{prefix}CPU, all attached → last receipt: {name}", "ms")
+        for name in ("runner", "history", "watchers' process")
+    ]
     try:
         for _ in range(repetitions):
             run_call = client.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id=body.id))
             run_id = (await run_call.read()).accepted.run.id
             attached: list[float] = []
+            cpu_before: list[tuple[float, ...]] = []
+
+            # When the last watcher is attached, before the body starts: the CPU baseline.
+            on_attached = functools.partial(_cpu_snapshot, attached, watchers, service_cpu, cpu_before)
             results = await asyncio.gather(
-                *(_watch(stubs[i % len(stubs)], run_id, attached) for i in range(watchers)),
+                *(_watch(stubs[i % len(stubs)], run_id, attached, on_attached) for i in range(watchers)),
                 _drain(run_call),
             )
             streams = results[:-1]
             all_attached = max(attached)
+            if cpu_before and service_cpu is not None:
+                cpu_after = (*service_cpu(), _own_cpu())
+                for figure, before, after in zip(body_cpu, cpu_before[0], cpu_after, strict=True):
+                    figure.samples.append((after - before) * 1e3)
+                first_body_event = min(created for created, _, _ in streams[0] if created > all_attached)
+                last_receipt = max(stream[-1][1] for stream in streams)
+                body_wall.samples.append((last_receipt - first_body_event) * 1e3)
             lags = [
                 (received - created) * 1e3
                 for stream in streams
@@ -247,11 +277,29 @@ async def watch_fan_out(client: Client, repetitions: int, watchers: int, nodes: 
     finally:
         for channel in channels:
             await channel.close()
-    return [p50, p99, gaps]
+    return [p50, p99, gaps] + ([body_wall, *body_cpu] if service_cpu is not None else [])
+
+
+def _cpu_snapshot(
+    attached: list[float],
+    watchers: int,
+    service_cpu: Callable[[], tuple[float, float]] | None,
+    into: list[tuple[float, ...]],
+) -> None:
+    if len(attached) == watchers and service_cpu is not None:
+        into.append((*service_cpu(), _own_cpu()))
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _watch(
-    stub: history_service_pb2_grpc.HistoryServiceStub, run_id: str, attached: list[float]
+    stub: history_service_pb2_grpc.HistoryServiceStub,
+    run_id: str,
+    attached: list[float],
+    on_attached: Callable[[], None],
 ) -> list[tuple[float, float, int]]:
     """(creation time, receipt time, sequence) of every event, wall-clock seconds.
 
@@ -263,6 +311,7 @@ async def _watch(
         received.append((time.time(), response))
         if len(received) == 1:
             attached.append(received[0][0])
+            on_attached()
     return [
         (event.time.ToNanoseconds() / 1e9, now, event.sequence)
         for now, response in received
