@@ -252,10 +252,10 @@ async def watch_fan_out(
                 *(_watch(stubs[i % len(stubs)], run_id, attached, on_attached) for i in range(watchers)),
                 _drain(run_call),
             )
-            streams = results[:-1]
+            cpu_after = (*service_cpu(), _own_cpu()) if service_cpu is not None else ()
+            streams = [_received_events(received) for received in results[:-1]]
             all_attached = max(attached)
-            if cpu_before and service_cpu is not None:
-                cpu_after = (*service_cpu(), _own_cpu())
+            if cpu_before and cpu_after:
                 for figure, before, after in zip(body_cpu, cpu_before[0], cpu_after, strict=True):
                     figure.samples.append((after - before) * 1e3)
                 first_body_event = min(created for created, _, _ in streams[0] if created > all_attached)
@@ -300,11 +300,11 @@ async def _watch(
     run_id: str,
     attached: list[float],
     on_attached: Callable[[], None],
-) -> list[tuple[float, float, int]]:
-    """(creation time, receipt time, sequence) of every event, wall-clock seconds.
+) -> list[tuple[float, hpb.WatchRunResponse]]:
+    """Every message with its receipt time (wall-clock seconds).
 
     Messages are only timestamped while the run streams; reading their fields waits until the
-    end, so the client's own Python work does not show up as the services' lag.
+    end (`_received_events`), so the client's own Python work does not show up as lag.
     """
     received: list[tuple[float, hpb.WatchRunResponse]] = []
     async for response in stub.WatchRun(hpb.WatchRunRequest(run_id=run_id)):
@@ -312,6 +312,11 @@ async def _watch(
         if len(received) == 1:
             attached.append(received[0][0])
             on_attached()
+    return received
+
+
+def _received_events(received: list[tuple[float, hpb.WatchRunResponse]]) -> list[tuple[float, float, int]]:
+    """(creation time, receipt time, sequence) of every event received."""
     return [
         (event.time.ToNanoseconds() / 1e9, now, event.sequence)
         for now, response in received

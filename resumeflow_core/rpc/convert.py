@@ -30,12 +30,20 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """A datetime as a Timestamp; a naive one is taken as local time, as `astimezone` does."""
     if value is None:
         return None
+    seconds, nanos = _since_epoch(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def _set_time(field: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """Fill a message's Timestamp field in place (no Timestamp to build and copy)."""
+    field.seconds, field.nanos = _since_epoch(value)
+
+
+def _since_epoch(value: datetime) -> tuple[int, int]:
     if value.tzinfo is None:
         value = value.astimezone(UTC)
     since = value - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
-    )
+    return since.days * 86_400 + since.seconds, since.microseconds * 1000
 
 
 def from_timestamp(message: timestamp_pb2.Timestamp, present: bool = True) -> datetime | None:
@@ -177,21 +185,27 @@ def _node_to_proto(node: Node) -> workflow_pb2.Node:
 
 
 def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
-    return run_pb2.NodeResult(
+    # Only the fields that are set, filled in place: every node's result crosses twice per run.
+    message = run_pb2.NodeResult(
         node_id=result.node_id,
         status=int(result.status),  # type: ignore[arg-type]
         attempts=result.attempts,
-        start_time=timestamp(result.start_time),
-        end_time=timestamp(result.end_time),
-        output=value(result.output) if result.output is not None else None,
-        variables=struct(result.variables),
-        error=run_pb2.NodeError(code=result.error.code, message=result.error.message)
-        if result.error
-        else None,
         source_run_id=result.source_run_id,
         finish_sequence=result.finish_sequence,
         definition_hash=result.definition_hash,
     )
+    if result.start_time is not None:
+        _set_time(message.start_time, result.start_time)
+    if result.end_time is not None:
+        _set_time(message.end_time, result.end_time)
+    if result.output is not None:
+        message.output.CopyFrom(value(result.output))
+    if result.variables:
+        message.variables.CopyFrom(struct(result.variables))
+    if result.error:
+        message.error.code = result.error.code
+        message.error.message = result.error.message
+    return message
 
 
 def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
@@ -211,10 +225,9 @@ def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
 
 
 def event_to_proto(event: Event) -> run_pb2.Event:
-    return run_pb2.Event(
+    message = run_pb2.Event(
         run_id=event.run_id,
         sequence=event.sequence,
-        time=timestamp(event.time),
         kind=int(event.kind),  # type: ignore[arg-type]
         node_id=event.node_id,
         node_status=int(event.node_status),  # type: ignore[arg-type]
@@ -222,6 +235,8 @@ def event_to_proto(event: Event) -> run_pb2.Event:
         message=event.message,
         run_status=int(event.run_status),  # type: ignore[arg-type]
     )
+    _set_time(message.time, event.time)
+    return message
 
 
 def event_from_proto(message: run_pb2.Event) -> Event:
