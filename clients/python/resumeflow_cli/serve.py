@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -60,12 +61,21 @@ async def serve(options: ServeOptions) -> None:
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
             )
+        _freeze_startup_objects()
         await _wait_for_signal()
     finally:
         if runner is not None:
             await runner.stop()
         if history is not None:
             await history.stop()
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, descriptors, SQLAlchemy metadata…) out of the garbage
+    collector's full passes, which otherwise rescan it all: measured under `make bench`, the
+    services' full collections took less than half the time (pauses of 40-65 ms became rarer)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _wait_for_signal() -> None:
