@@ -98,11 +98,12 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         self, request: pb.GetLineageContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLineageContextResponse:
         lineage = await self._history.lineage_context(convert.require(request.run_id, "run_id"))
-        return pb.GetLineageContextResponse(
+        response = pb.GetLineageContextResponse(
             lineage=[convert.run_to_proto(run, with_results=False) for run in lineage.runs],
-            node_results=[convert.node_result_to_proto(r) for r in lineage.results.values()],
             variables=convert.struct(lineage.variables),
         )
+        convert.add_node_results(response.node_results, lineage.results.values())
+        return response
 
     @stream_rpc
     async def WatchRun(
@@ -223,7 +224,9 @@ def _missing(field: str) -> InvalidArgumentError:
 
 
 def _serialized_batch(batch: list[Event]) -> bytes:
-    return pb.WatchRunResponse(events=[convert.event_to_proto(e) for e in batch]).SerializeToString()
+    response = pb.WatchRunResponse()
+    convert.add_events(response.events, batch)
+    return response.SerializeToString()
 
 
 WATCH_RUN_METHOD = "/resumeflow.v1.HistoryService/WatchRun"

@@ -52,7 +52,10 @@ def stream_item_to_proto(item: list[Event] | Finished) -> pb.RunWorkflowResponse
                 run=convert.run_to_proto(item.run, with_results=False), sequence=item.sequence
             )
         )
-    return pb.RunWorkflowResponse(events=pb.NodeEvents(events=[convert.event_to_proto(e) for e in item]))
+    response = pb.RunWorkflowResponse()
+    response.events.SetInParent()  # the payload is `events` even when a batch is empty
+    convert.add_events(response.events.events, item)
+    return response
 
 
 def plan_to_proto(prepared: PreparedResume) -> pb.PlanResumeResponse:

@@ -86,12 +86,9 @@ class HistoryClient:
     async def append_events(
         self, run_id: str, runner_id: str, events: Sequence[Event], node_results: Sequence[NodeResult]
     ) -> bool:
-        request = pb.AppendEventsRequest(
-            run_id=run_id,
-            runner_id=runner_id,
-            events=[convert.event_to_proto(e) for e in events],
-            node_results=[convert.node_result_to_proto(r) for r in node_results],
-        )
+        request = pb.AppendEventsRequest(run_id=run_id, runner_id=runner_id)
+        convert.add_events(request.events, events)
+        convert.add_node_results(request.node_results, node_results)
         response = await self._call(self._stub.AppendEvents, request)
         return bool(response.cancel_requested)
 
@@ -116,9 +113,9 @@ class HistoryClient:
             variables=convert.struct(variables),
             error_summary=error_summary,
             event=convert.event_to_proto(event),
-            events=[convert.event_to_proto(e) for e in events],
-            node_results=[convert.node_result_to_proto(r) for r in node_results],
         )
+        convert.add_events(request.events, events)
+        convert.add_node_results(request.node_results, node_results)
         response = await self._call(self._stub.FinishRun, request)
         return convert.run_from_proto(response.run)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from resumeflow.v1 import run_pb2, workflow_pb2
@@ -185,15 +186,26 @@ def _node_to_proto(node: Node) -> workflow_pb2.Node:
 
 
 def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
-    # Only the fields that are set, filled in place: every node's result crosses twice per run.
-    message = run_pb2.NodeResult(
-        node_id=result.node_id,
-        status=int(result.status),  # type: ignore[arg-type]
-        attempts=result.attempts,
-        source_run_id=result.source_run_id,
-        finish_sequence=result.finish_sequence,
-        definition_hash=result.definition_hash,
-    )
+    message = run_pb2.NodeResult()
+    _fill_node_result(message, result)
+    return message
+
+
+def add_node_results(
+    field: RepeatedCompositeFieldContainer[run_pb2.NodeResult], results: Iterable[NodeResult]
+) -> None:
+    """Append `results` to a repeated NodeResult field, each filled in place."""
+    add = field.add
+    for result in results:
+        _fill_node_result(add(), result)
+
+
+def _fill_node_result(message: run_pb2.NodeResult, result: NodeResult) -> None:
+    # Only the fields that are set, filled in place: every node's result crosses twice per run,
+    # and a message built apart and then copied into a repeated field costs twice as much.
+    message.node_id = result.node_id
+    message.status = result.status  # type: ignore[assignment]
+    message.attempts = result.attempts
     if result.start_time is not None:
         _set_time(message.start_time, result.start_time)
     if result.end_time is not None:
@@ -205,7 +217,9 @@ def node_result_to_proto(result: NodeResult) -> run_pb2.NodeResult:
     if result.error:
         message.error.code = result.error.code
         message.error.message = result.error.message
-    return message
+    message.source_run_id = result.source_run_id
+    message.finish_sequence = result.finish_sequence
+    message.definition_hash = result.definition_hash
 
 
 def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
@@ -225,18 +239,28 @@ def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
 
 
 def event_to_proto(event: Event) -> run_pb2.Event:
-    message = run_pb2.Event(
-        run_id=event.run_id,
-        sequence=event.sequence,
-        kind=int(event.kind),  # type: ignore[arg-type]
-        node_id=event.node_id,
-        node_status=int(event.node_status),  # type: ignore[arg-type]
-        attempt=event.attempt,
-        message=event.message,
-        run_status=int(event.run_status),  # type: ignore[arg-type]
-    )
-    _set_time(message.time, event.time)
+    message = run_pb2.Event()
+    _fill_event(message, event)
     return message
+
+
+def add_events(field: RepeatedCompositeFieldContainer[run_pb2.Event], events: Iterable[Event]) -> None:
+    """Append `events` to a repeated Event field, each filled in place."""
+    add = field.add
+    for event in events:
+        _fill_event(add(), event)
+
+
+def _fill_event(message: run_pb2.Event, event: Event) -> None:
+    message.run_id = event.run_id
+    message.sequence = event.sequence
+    _set_time(message.time, event.time)
+    message.kind = event.kind  # type: ignore[assignment]
+    message.node_id = event.node_id
+    message.node_status = event.node_status  # type: ignore[assignment]
+    message.attempt = event.attempt
+    message.message = event.message
+    message.run_status = event.run_status  # type: ignore[assignment]
 
 
 def event_from_proto(message: run_pb2.Event) -> Event:
@@ -260,7 +284,7 @@ def _member(kind: type[_Enum], value: int) -> _Enum:
 
 
 def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:
-    return run_pb2.Run(
+    message = run_pb2.Run(
         id=run.id,
         workflow_id=run.workflow_id,
         workflow_version=run.workflow_version,
@@ -279,9 +303,11 @@ def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:
         resume_mode=int(run.resume_mode),  # type: ignore[arg-type]
         root_run_id=run.root_run_id,
         lineage_depth=run.lineage_depth,
-        node_results=[node_result_to_proto(r) for r in run.node_results] if with_results else [],
         last_sequence=run.last_sequence,
     )
+    if with_results:
+        add_node_results(message.node_results, run.node_results)
+    return message
 
 
 def run_from_proto(message: run_pb2.Run) -> Run:

@@ -9,8 +9,8 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resumeflow.v1 import run_pb2
-from resumeflow_core.records import Event, NodeResult
+from resumeflow.v1 import history_service_pb2, run_pb2
+from resumeflow_core.records import Event, NodeError, NodeResult
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 
@@ -81,3 +81,35 @@ def test_node_result_variables_empty_and_not() -> None:
     full.variables.update({"count": 3, "name": "x"})
     result = convert.node_result_from_proto(full)
     assert result.variables == {"count": 3, "name": "x"} and isinstance(result, NodeResult)
+
+
+def test_results_and_events_appended_in_place_equal_the_built_messages() -> None:
+    now = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+    results = [
+        NodeResult("a", NodeStatus.RUNNING, 1, start_time=now),
+        NodeResult(
+            "b",
+            NodeStatus.FAILED,
+            2,
+            start_time=now,
+            end_time=now + timedelta(seconds=1),
+            output={"status": 500, "body": ["x", 1.5]},
+            variables={"total": 3},
+            error=NodeError("HTTP_STATUS", "500"),
+            source_run_id="r0",
+            finish_sequence=9,
+            definition_hash="h",
+        ),
+    ]
+    events = [
+        Event(run_id="r1", sequence=1, time=now, kind=EventKind.RUN_STARTED),
+        Event(run_id="r1", sequence=2, time=now, kind=EventKind.NODE_STATUS, node_id="a", attempt=1),
+    ]
+    request = history_service_pb2.AppendEventsRequest()
+    convert.add_node_results(request.node_results, results)
+    convert.add_events(request.events, events)
+
+    assert list(request.node_results) == [convert.node_result_to_proto(r) for r in results]
+    assert list(request.events) == [convert.event_to_proto(e) for e in events]
+    assert [convert.node_result_from_proto(m) for m in request.node_results] == results
+    assert [convert.event_from_proto(m) for m in request.events] == events
