@@ -201,8 +201,8 @@ def add_node_results(
 
 
 def _fill_node_result(message: run_pb2.NodeResult, result: NodeResult) -> None:
-    # Only the fields that are set, filled in place: every node's result crosses twice per run,
-    # and a message built apart and then copied into a repeated field costs twice as much.
+    # Filled in place, optional parts only when present: every node's result crosses twice per
+    # run, and a message built apart and then copied into a repeated field costs twice as much.
     message.node_id = result.node_id
     message.status = result.status  # type: ignore[assignment]
     message.attempts = result.attempts
