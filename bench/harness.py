@@ -52,9 +52,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time the process's threads have used so far (schedstat: nanoseconds, not 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that just ended
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 @dataclass
@@ -115,3 +118,17 @@ def services(database_url: str | None = None) -> Iterator[Services]:
                 except subprocess.TimeoutExpired:
                     process.kill()
             log.close()
+
+
+@contextlib.contextmanager
+def bare_fanout_server() -> Iterator[tuple[str, int]]:
+    """bench/bare_fanout.py as a process of its own: (address, pid)."""
+    address = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "bare_fanout.py"), address])
+    try:
+        with grpc.insecure_channel(address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=STARTUP_TIMEOUT)
+        yield address, process.pid
+    finally:
+        process.kill()
+        process.wait()

@@ -89,7 +89,11 @@ async def run_all(
             fanned = await scenarios.watch_fan_out(
                 client, repetitions, sizes.watchers, sizes.nodes, services.cpu_seconds
             )
-            sections.append((f"3. Watch fan-out: {sizes.watchers} watchers ({backend})", fanned + alone[:2]))
+            # gRPC's own cost of one round of such a fan-out, as a yardstick.
+            bare = await scenarios.bare_fan_out(repetitions, sizes.watchers, 64 * 1024)
+            sections.append(
+                (f"3. Watch fan-out: {sizes.watchers} watchers ({backend})", fanned + alone[:2] + bare)
+            )
         finally:
             await client.close()
     # A service pair of its own, so its peak RSS is this scenario's.

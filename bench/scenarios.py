@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import bare_fanout
 import grpc
+import harness
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from workflows import grid, linear, wide
 
@@ -278,6 +280,34 @@ async def watch_fan_out(
         for channel in channels:
             await channel.close()
     return [p50, p99, gaps] + ([body_wall, *body_cpu] if service_cpu is not None else [])
+
+
+async def bare_fan_out(repetitions: int, streams: int, size: int) -> list[Figure]:
+    """gRPC's own cost of what scenario 3 does per batch: one `size`-byte message to each of
+    `streams` streams, from a bare grpc.aio server in a process of its own (bench/bare_fanout.py)."""
+    label = f"bare grpc.aio, one {size // 1024} KiB message to each of {streams} streams"
+    wall = Figure(f"{label}: wall", "ms")
+    sender = Figure(f"{label}: CPU of the sender", "ms")
+    receivers = Figure(f"{label}: CPU of the receivers' process", "ms")
+    with harness.bare_fanout_server() as (address, pid):
+        channels = [grpc.aio.insecure_channel(address) for _ in range(4)]
+        try:
+            for _ in range(repetitions):
+                fans = [channel.unary_stream(f"/{bare_fanout.SERVICE}/Fan") for channel in channels]
+                calls = [fans[i % len(fans)](str(size).encode()) for i in range(streams)]
+                reads = [asyncio.ensure_future(_drain(call)) for call in calls]
+                await asyncio.sleep(0.5)  # every stream open and waiting on the server
+                before = harness.cpu_seconds(pid), _own_cpu()
+                started = time.perf_counter()
+                await channels[0].unary_unary(f"/{bare_fanout.SERVICE}/Go")(b"")
+                await asyncio.gather(*reads)
+                wall.samples.append((time.perf_counter() - started) * 1e3)
+                sender.samples.append((harness.cpu_seconds(pid) - before[0]) * 1e3)
+                receivers.samples.append((_own_cpu() - before[1]) * 1e3)
+        finally:
+            for channel in channels:
+                await channel.close()
+    return [wall, sender, receivers]
 
 
 def _cpu_snapshot(
