@@ -1,7 +1,7 @@
 """Executemany statements whose rows skip SQLAlchemy's per-row parameter machinery.
 
 A batch of a 1,000-node run writes about 2,000 rows. For each row of an executemany, SQLAlchemy
-builds a parameter dict through its generic compiled-parameter code, about three times what
+builds a parameter dict through its generic compiled-parameter code, two to three times what
 SQLite itself spends on the row. Here a statement is compiled once per dialect, and each row
 becomes a tuple through the very bind processors SQLAlchemy would apply (the column types'
 dialect implementations), so what is stored does not change; only the bookkeeping goes.
