@@ -9,6 +9,7 @@ dialect implementations), so what is stored does not change; only the bookkeepin
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,15 @@ class _Compiled:
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
     """(index in `names`, processor) for the parameters whose type converts values."""
 
+    def __post_init__(self) -> None:
+        # One C call picks a row's values in placeholder order.
+        object.__setattr__(self, "_pick", operator.itemgetter(*self.names))
+
     def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        row = [values[name] for name in self.names]
+        row = list(self._pick(values))  # type: ignore[attr-defined]
         for index, process in self.processors:
             row[index] = process(row[index])
-        return tuple(row)
+        return tuple(row)  # SQLAlchemy takes a row of an executemany as a tuple or a dict only
 
 
 class BulkStatement:
