@@ -4,11 +4,13 @@ that what it measured really happened (every event persisted and streamed, no ga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import itertools
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import bare_fanout
@@ -250,10 +252,11 @@ async def watch_fan_out(
 
             # When the last watcher is attached, before the body starts: the CPU baseline.
             on_attached = functools.partial(_cpu_snapshot, attached, watchers, service_cpu, cpu_before)
-            results = await asyncio.gather(
-                *(_watch(stubs[i % len(stubs)], run_id, attached, on_attached) for i in range(watchers)),
-                _drain(run_call),
-            )
+            with _collector_paused():
+                results = await asyncio.gather(
+                    *(_watch(stubs[i % len(stubs)], run_id, attached, on_attached) for i in range(watchers)),
+                    _drain(run_call),
+                )
             cpu_after = (*service_cpu(), _own_cpu()) if service_cpu is not None else ()
             streams = [_received_events(received) for received in results[:-1]]
             all_attached = max(attached)
@@ -299,8 +302,9 @@ async def bare_fan_out(repetitions: int, streams: int, size: int) -> list[Figure
                 await asyncio.sleep(0.5)  # every stream open and waiting on the server
                 before = harness.cpu_seconds(pid), _own_cpu()
                 started = time.perf_counter()
-                await channels[0].unary_unary(f"/{bare_fanout.SERVICE}/Go")(b"")
-                await asyncio.gather(*reads)
+                with _collector_paused():
+                    await channels[0].unary_unary(f"/{bare_fanout.SERVICE}/Go")(b"")
+                    await asyncio.gather(*reads)
                 wall.samples.append((time.perf_counter() - started) * 1e3)
                 sender.samples.append((harness.cpu_seconds(pid) - before[0]) * 1e3)
                 receivers.samples.append((_own_cpu() - before[1]) * 1e3)
@@ -308,6 +312,20 @@ async def bare_fan_out(repetitions: int, streams: int, size: int) -> list[Figure
             for channel in channels:
                 await channel.close()
     return [wall, sender, receivers]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection in this (measuring) process while it times receipts, as `timeit`
+    does: a full pass over what 200 watchers hold takes tens of milliseconds, which would show
+    up as the services' lag. Collected before and after instead."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 def _cpu_snapshot(
