@@ -257,7 +257,7 @@ async def watch_fan_out(
                     *(_watch(stubs[i % len(stubs)], run_id, attached, on_attached) for i in range(watchers)),
                     _drain(run_call),
                 )
-            cpu_after = (*service_cpu(), _own_cpu()) if service_cpu is not None else ()
+                cpu_after = (*service_cpu(), _own_cpu()) if service_cpu is not None else ()
             streams = [_received_events(received) for received in results[:-1]]
             all_attached = max(attached)
             if cpu_before and cpu_after:
@@ -300,14 +300,14 @@ async def bare_fan_out(repetitions: int, streams: int, size: int) -> list[Figure
                 calls = [fans[i % len(fans)](str(size).encode()) for i in range(streams)]
                 reads = [asyncio.ensure_future(_drain(call)) for call in calls]
                 await asyncio.sleep(0.5)  # every stream open and waiting on the server
-                before = harness.cpu_seconds(pid), _own_cpu()
-                started = time.perf_counter()
                 with _collector_paused():
+                    before = harness.cpu_seconds(pid), _own_cpu()
+                    started = time.perf_counter()
                     await channels[0].unary_unary(f"/{bare_fanout.SERVICE}/Go")(b"")
                     await asyncio.gather(*reads)
-                wall.samples.append((time.perf_counter() - started) * 1e3)
-                sender.samples.append((harness.cpu_seconds(pid) - before[0]) * 1e3)
-                receivers.samples.append((_own_cpu() - before[1]) * 1e3)
+                    wall.samples.append((time.perf_counter() - started) * 1e3)
+                    sender.samples.append((harness.cpu_seconds(pid) - before[0]) * 1e3)
+                    receivers.samples.append((_own_cpu() - before[1]) * 1e3)
         finally:
             for channel in channels:
                 await channel.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from resumeflow_core.records import NodeResult, Run
@@ -41,7 +41,24 @@ class FailedNode:
 
 def with_provenance(run: Run, results: Iterable[NodeResult]) -> dict[str, NodeResult]:
     """The run's stored results keyed by node, each naming its producer (the run itself when it ran there)."""
-    return {r.node_id: r if r.source_run_id else replace(r, source_run_id=run.id) for r in results}
+    return {r.node_id: r if r.source_run_id else _produced_by(r, run.id) for r in results}
+
+
+def _produced_by(result: NodeResult, run_id: str) -> NodeResult:
+    # Spelled out rather than dataclasses.replace, which costs several times more per node.
+    return NodeResult(
+        node_id=result.node_id,
+        status=result.status,
+        attempts=result.attempts,
+        start_time=result.start_time,
+        end_time=result.end_time,
+        output=result.output,
+        variables=result.variables,
+        error=result.error,
+        source_run_id=run_id,
+        finish_sequence=result.finish_sequence,
+        definition_hash=result.definition_hash,
+    )
 
 
 def replay_variables(

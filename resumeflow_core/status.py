@@ -35,12 +35,12 @@ class NodeStatus(enum.IntEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (NodeStatus.UNSPECIFIED, NodeStatus.PENDING, NodeStatus.RUNNING)
+        return self not in _UNFINISHED_NODE
 
     @property
     def is_success(self) -> bool:
         """True for statuses whose result downstream nodes may use."""
-        return self in (NodeStatus.SUCCEEDED, NodeStatus.RESTORED)
+        return self in _SUCCESSFUL_NODE
 
 
 class ResumeMode(enum.IntEnum):
@@ -61,3 +61,6 @@ class EventKind(enum.IntEnum):
 
 
 _TERMINAL_RUN = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+# Sets, not tuples: the engine asks these several times per node.
+_UNFINISHED_NODE = frozenset({NodeStatus.UNSPECIFIED, NodeStatus.PENDING, NodeStatus.RUNNING})
+_SUCCESSFUL_NODE = frozenset({NodeStatus.SUCCEEDED, NodeStatus.RESTORED})
