@@ -90,7 +90,7 @@ def test_apply_a_malformed_file_exits_2_listing_every_problem(
 
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("WorkflowFileError: ") and "3 problems" in lines[0]
+    assert lines[0].startswith("INVALID_WORKFLOW_FILE: ") and "3 problems" in lines[0]
     assert "  - nodes[0].type: is required" in lines
     assert any(line.startswith("  - nodes[1].colour: unknown field") for line in lines)
     assert "Traceback" not in result.output
@@ -104,7 +104,7 @@ def test_apply_an_invalid_graph_exits_2_with_the_servers_violations(
     result = invoke(background, "apply", str(path))
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("InvalidArgumentError: ")
+    assert result.stderr.startswith("INVALID_WORKFLOW: ")
     assert "start" in result.stderr and "  - " in result.stderr
 
 
@@ -155,7 +155,7 @@ def test_an_unknown_workflow_exits_2_with_one_line(parallel: BackgroundServices)
     result = invoke(parallel, "run", "nope")
 
     assert result.exit_code == 2
-    assert result.stderr.strip() == "NotFoundError: workflow 'nope' does not exist"
+    assert result.stderr.strip() == "WORKFLOW_NOT_FOUND: workflow 'nope' does not exist"
 
 
 def test_the_auth_token_option_and_variable_are_sent(sqlite_database_url: str) -> None:
@@ -169,7 +169,7 @@ def test_the_auth_token_option_and_variable_are_sent(sqlite_database_url: str) -
     finally:
         guarded.stop()
 
-    assert refused.exit_code == 2 and refused.stderr.startswith("UnauthenticatedError: ")
+    assert refused.exit_code == 2 and refused.stderr.startswith("UNAUTHENTICATED: ")
     assert by_option.exit_code == 0 and by_variable.exit_code == 0
 
 
@@ -177,7 +177,7 @@ def test_an_unreachable_service_exits_2_without_a_traceback(parallel: Background
     result = invoke(parallel, "runs", "--history-address", "127.0.0.1:1", "--timeout", "5")
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("UnavailableError: ")
+    assert result.stderr.startswith("UNAVAILABLE: ")
     assert "Traceback" not in result.output
 
 
@@ -255,7 +255,7 @@ def test_resume_with_nothing_to_resume_exits_2(parallel: BackgroundServices) -> 
     result = invoke(parallel, "resume", "parallel")
 
     assert result.exit_code == 2
-    assert result.stderr.startswith("NoFailedRunError: ")
+    assert result.stderr.startswith("NO_FAILED_RUN: ")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -266,7 +266,8 @@ def test_resume_from_an_unknown_node_exits_2_listing_the_violation(parallel: Bac
 
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("InvalidArgumentError: ")
+    assert lines[0].startswith("INVALID_RESUME: ")
+    assert any(line.endswith("(UNKNOWN_NODE)") for line in lines)
     assert any("ghost" in line and line.startswith("  - resume.start_node_ids") for line in lines)
 
 
@@ -283,8 +284,9 @@ def test_a_resume_missing_secrets_exits_2_naming_them_when_not_interactive(
 
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("MissingSecretsError: ") and "api_key" in lines[0]
-    assert lines[1] == "  missing secrets: api_key (pass --secret api_key=VALUE)"
+    assert lines[0].startswith("MISSING_SECRET: ") and "api_key" in lines[0]
+    assert "  missing secrets: api_key (pass --secret api_key=VALUE)" in lines
+    assert "  node_ids: call" in lines  # the ErrorInfo metadata, for the nodes that need it
 
 
 def test_a_resume_missing_secrets_prompts_for_them_with_hidden_input(needs_key: BackgroundServices) -> None:
@@ -367,7 +369,7 @@ def test_plan_lists_the_problems_a_resume_would_be_rejected_for(needs_key: Backg
 def test_plan_with_nothing_to_resume_exits_2(parallel: BackgroundServices) -> None:
     result = invoke(parallel, "plan", "parallel")
 
-    assert result.exit_code == 2 and result.stderr.startswith("NoFailedRunError: ")
+    assert result.exit_code == 2 and result.stderr.startswith("NO_FAILED_RUN: ")
 
 
 # --- show, runs, watch ----------------------------------------------------------------------------
@@ -397,7 +399,7 @@ def test_show_has_each_nodes_status_attempts_duration_and_provenance(parallel: B
 def test_show_an_unknown_run_exits_2(parallel: BackgroundServices) -> None:
     result = invoke(parallel, "show", "nope")
 
-    assert result.exit_code == 2 and result.stderr.strip() == "NotFoundError: run 'nope' does not exist"
+    assert result.exit_code == 2 and result.stderr.strip() == "RUN_NOT_FOUND: run 'nope' does not exist"
 
 
 def test_runs_lists_newest_first_and_filters_by_status(parallel: BackgroundServices) -> None:
@@ -428,3 +430,26 @@ def test_watch_replays_a_run_and_exits_with_its_outcome(parallel: BackgroundServ
     assert succeeded_watch.exit_code == 0 and "  start  RESTORED" in succeeded_watch.stdout
     assert [e["sequence"] for e in events] == list(range(3, 3 + len(events)))
     assert events[-1]["kind"] == "RUN_FINISHED" and events[-1]["run_status"] == "SUCCEEDED"
+
+
+def test_with_json_an_error_is_one_json_object_with_its_code_reason_and_details(
+    parallel: BackgroundServices,
+) -> None:
+    unknown_run = invoke(parallel, "show", "nope", "--json")
+    invoke(parallel, "run", "parallel", *FAIL_BOTH)
+    unknown_node = invoke(parallel, "resume", "parallel", "--node", "ghost", "--json")
+
+    assert unknown_run.exit_code == 2 and unknown_node.exit_code == 2
+    assert json.loads(unknown_run.stdout) == {
+        "error": {
+            "code": "NOT_FOUND",
+            "reason": "RUN_NOT_FOUND",
+            "message": "run 'nope' does not exist",
+            "metadata": {"run_id": "nope"},
+            "violations": [],
+        }
+    }
+    error = json.loads(unknown_node.stdout)["error"]
+    assert (error["code"], error["reason"]) == ("INVALID_ARGUMENT", "INVALID_RESUME")
+    assert [v["reason"] for v in error["violations"]] == ["UNKNOWN_NODE"]
+    assert "ghost" in error["violations"][0]["description"] + error["violations"][0]["field"]

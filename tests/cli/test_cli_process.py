@@ -39,7 +39,7 @@ def test_the_process_exits_0_1_and_2_for_success_failure_and_rejection(
     assert succeeded.returncode == 0, succeeded.stderr
     assert failed.returncode == 1 and "failed nodes: left" in failed.stdout
     assert rejected.returncode == 2
-    assert rejected.stderr.startswith("InvalidArgumentError: ") and "Traceback" not in rejected.stderr
+    assert rejected.stderr.startswith("INVALID_RESUME: ") and "Traceback" not in rejected.stderr
 
 
 def test_a_piped_resume_without_its_secret_names_it_and_does_not_prompt(

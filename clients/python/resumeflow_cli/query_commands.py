@@ -73,7 +73,7 @@ def apply_command(
     options = ClientOptions.from_cli(
         history_address=history_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
     )
-    run_client_command(_apply(options, file, json_output))
+    run_client_command(_apply(options, file, json_output), json_output=json_output)
 
 
 async def _apply(options: ClientOptions, file: Path, json_output: bool) -> int:
@@ -107,7 +107,7 @@ def failed_command(
     options = ClientOptions.from_cli(
         history_address=history_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
     )
-    run_client_command(_failed(options, workflow, json_output))
+    run_client_command(_failed(options, workflow, json_output), json_output=json_output)
 
 
 async def _failed(options: ClientOptions, workflow_id: str, json_output: bool) -> int:
@@ -177,7 +177,7 @@ def plan_command(
         "rerun_changed_nodes": rerun_changed,
         "pin_source_version": pin_version,
     }
-    run_client_command(_plan(options, workflow, plan, json_output))
+    run_client_command(_plan(options, workflow, plan, json_output), json_output=json_output)
 
 
 async def _plan(
@@ -232,7 +232,7 @@ def runs_command(
         history_address=history_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
     )
     wanted = [RunStatus[status.name] for status in statuses or ()]
-    run_client_command(_runs(options, workflow, wanted, limit, json_output))
+    run_client_command(_runs(options, workflow, wanted, limit, json_output), json_output=json_output)
 
 
 async def _runs(
@@ -266,7 +266,7 @@ def show_command(
     options = ClientOptions.from_cli(
         history_address=history_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
     )
-    run_client_command(_show(options, run, json_output))
+    run_client_command(_show(options, run, json_output), json_output=json_output)
 
 
 async def _show(options: ClientOptions, run_id: str, json_output: bool) -> int:

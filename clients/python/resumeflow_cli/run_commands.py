@@ -99,7 +99,7 @@ def run_command(
         "secrets": parse_pairs(secrets or (), "--secret"),
         "request_id": request_id,
     }
-    run_client_command(_run(options, workflow, arguments, json_output))
+    run_client_command(_run(options, workflow, arguments, json_output), json_output=json_output)
 
 
 async def _run(options: ClientOptions, workflow_id: str, arguments: dict[str, Any], json_output: bool) -> int:
@@ -167,7 +167,8 @@ def resume_command(
         "request_id": request_id,
     }
     run_client_command(
-        _resume(options, workflow, resume, parse_pairs(secrets or (), "--secret"), json_output)
+        _resume(options, workflow, resume, parse_pairs(secrets or (), "--secret"), json_output),
+        json_output=json_output,
     )
 
 
@@ -214,7 +215,7 @@ def watch_command(
     options = ClientOptions.from_cli(
         history_address=history_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
     )
-    run_client_command(_watch(options, run, after, json_output))
+    run_client_command(_watch(options, run, after, json_output), json_output=json_output)
 
 
 async def _watch(options: ClientOptions, run_id: str, after: int, json_output: bool) -> int:

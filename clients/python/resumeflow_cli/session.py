@@ -81,12 +81,16 @@ def status_exit_code(status: RunStatus) -> int:
     return EXIT_OK if status == RunStatus.SUCCEEDED else EXIT_RUN_FAILED
 
 
-def run_client_command(main: Coroutine[Any, Any, int]) -> NoReturn:
-    """Run a command's coroutine and exit with its code; library errors become one line and exit 2."""
+def run_client_command(main: Coroutine[Any, Any, int], *, json_output: bool = False) -> NoReturn:
+    """Run a command's coroutine and exit with its code; library errors are printed (as one JSON
+    object on stdout with `json_output`, for scripts) and exit 2."""
     try:
         code = asyncio.run(main)
     except ResumeflowError as error:
-        print_error(error)
+        if json_output:
+            typer.echo(json.dumps({"error": error_document(error)}, indent=2))
+        else:
+            print_error(error)
         code = EXIT_USAGE
     except (KeyboardInterrupt, typer.Abort):  # Ctrl-C, also at a prompt
         typer.echo("Aborted.", err=True)
@@ -94,10 +98,33 @@ def run_client_command(main: Coroutine[Any, Any, int]) -> NoReturn:
     raise typer.Exit(code)
 
 
+def error_document(error: ResumeflowError) -> dict[str, Any]:
+    """The error as `--json` prints it: the gRPC code, its reason and every detail."""
+    return {
+        "code": error.code.name,
+        "reason": error.reason,
+        "message": error.message,
+        "metadata": dict(sorted(error.metadata.items())),
+        "violations": [
+            {"field": v.field, "description": v.description, "reason": v.reason} for v in error.violations
+        ],
+    }
+
+
 def print_error(error: ResumeflowError) -> None:
-    """`ErrorName: message`, then the details a user needs to act on it."""
-    lines = [f"{type(error).__name__}: {error.message}"]
-    lines += [f"  - {violation}" for violation in error.violations]
+    """`REASON: message`, then the details a user needs to act on it (the reasons are the ones
+    README's error table lists, so a user can look them up)."""
+    lines = [f"{error.reason}: {error.message}"]
+    lines += [
+        f"  - {violation}" + (f" ({violation.reason})" if violation.reason else "")
+        for violation in error.violations
+    ]
+    # Metadata the message already quotes (a run id, a workflow id) would only repeat it.
+    lines += [
+        f"  {key}: {value}"
+        for key, value in sorted(error.metadata.items())
+        if key not in _SHOWN_BELOW and value not in error.message
+    ]
     if isinstance(error, MissingSecretsError) and error.secret_names:
         flags = " ".join(f"--secret {name}=VALUE" for name in error.secret_names)
         lines.append(f"  missing secrets: {', '.join(error.secret_names)} (pass {flags})")
@@ -108,6 +135,10 @@ def print_error(error: ResumeflowError) -> None:
     if isinstance(error, UnavailableError) and not error.domain:
         lines.append("  is the service running? see --runner-address / --history-address")
     typer.echo("\n".join(lines), err=True)
+
+
+# Metadata that print_error spells out in a line of its own.
+_SHOWN_BELOW = frozenset({"missing_secrets", "active_run_id"})
 
 
 def usage_error(message: str) -> NoReturn:
