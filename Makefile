@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 PROTO_FILES := $(wildcard proto/resumeflow/v1/*.proto)
 GEN_DIR := gen
 BUF_VERSION := 1.75.0
@@ -12,17 +13,21 @@ BUF_VERSION := 1.75.0
 .PHONY: setup run test lint fmt proto proto-check bench bench-smoke demo clean
 
 # New top-level packages need a re-install of the editable package, hence the __init__ files.
-$(STAMP): pyproject.toml $(wildcard */__init__.py clients/python/*/__init__.py)
+# `make run` installs only what the services need; setup and test add the development tools.
+$(RUNTIME_STAMP): pyproject.toml $(wildcard */__init__.py clients/python/*/__init__.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 ## setup: create .venv and install the project with its development tools
 setup: $(STAMP)
 
 ## run: start the runner (127.0.0.1:50051) and history (127.0.0.1:50052) services on embedded SQLite
-run: setup
+run: $(RUNTIME_STAMP)
 	$(BIN)/resumeflow serve
 
 ## proto: regenerate the Python stubs in gen/ from proto/
