@@ -17,7 +17,12 @@ from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
 from resumeflow_core.cache import BoundedCache
-from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
+from resumeflow_core.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    RunNotFoundError,
+)
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
@@ -32,6 +37,9 @@ WATCH_SAFETY_INTERVAL = 5.0  # seconds a watcher waits for its channel before it
 WATCH_PAGE = 1000  # events per database read while replaying
 LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
 WORKFLOW_CACHE_SIZE = 256  # workflow versions kept in memory
+MIN_RUN_ID_PREFIX = 6  # characters of a run id that name it (in 16^6 ids, collisions are rare)
+MAX_RUN_ID_LENGTH = 64
+AMBIGUOUS_CANDIDATES = 10  # run ids an ambiguous prefix's error lists
 
 
 class History:
@@ -80,6 +88,37 @@ class History:
         validate_workflow(workflow, self.registry)
         return await self.store.put_workflow(workflow)
 
+    # --- runs -------------------------------------------------------------------------------
+
+    async def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the one run whose id starts with `prefix` (case-insensitive).
+
+        Raises:
+            InvalidArgumentError: The prefix is shorter than MIN_RUN_ID_PREFIX (TOO_SHORT), longer
+                than any id (TOO_LONG), or names several runs (AMBIGUOUS_RUN_ID, with candidates).
+            RunNotFoundError: No run id starts with it.
+        """
+        prefix = prefix.strip().lower()
+        if not MIN_RUN_ID_PREFIX <= len(prefix) <= MAX_RUN_ID_LENGTH:
+            reason = "TOO_SHORT" if len(prefix) < MIN_RUN_ID_PREFIX else "TOO_LONG"
+            raise InvalidArgumentError(
+                f"a run id prefix must have {MIN_RUN_ID_PREFIX} to {MAX_RUN_ID_LENGTH} characters",
+                violations=[FieldViolation("prefix", f"has {len(prefix)} characters", reason)],
+            )
+        found = await self.store.run_ids_with_prefix(prefix, AMBIGUOUS_CANDIDATES + 1)
+        if not found:
+            raise RunNotFoundError(prefix)
+        if len(found) > 1:
+            shown = found[:AMBIGUOUS_CANDIDATES]
+            more = "" if len(found) <= AMBIGUOUS_CANDIDATES else " and more"
+            raise InvalidArgumentError(
+                f"run id prefix {prefix!r} names several runs: {', '.join(shown)}{more}",
+                reason="AMBIGUOUS_RUN_ID",
+                metadata={"prefix": prefix, "candidates": ",".join(shown)},
+                violations=[FieldViolation("prefix", "names several runs", "AMBIGUOUS_RUN_ID")],
+            )
+        return found[0]
+
     # --- resume support ---------------------------------------------------------------------
 
     async def latest_failed(self, workflow_id: str) -> tuple[Run, list[FailedNode]]:
@@ -100,7 +139,12 @@ class History:
         workflow = await self.get_workflow(run.workflow_id, run.workflow_version)
         definitions = {node.id: node for node in workflow.nodes}
         with_results = await self.store.get_run(run.id)  # the run's own results carry the errors
-        errors = {r.node_id: r.error.message for r in with_results.node_results if r.error is not None}
+        # As events and GetRun show them: the code first (`HTTP_STATUS: …`), so a reader can act on it.
+        errors = {
+            r.node_id: f"{r.error.code}: {r.error.message}" if r.error.code else r.error.message
+            for r in with_results.node_results
+            if r.error is not None
+        }
         failed = [
             FailedNode(
                 node_id, definitions[node_id].label, definitions[node_id].type, errors.get(node_id, "")

@@ -81,6 +81,12 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         )
 
     @unary_rpc
+    async def ResolveRunId(
+        self, request: pb.ResolveRunIdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveRunIdResponse:
+        return pb.ResolveRunIdResponse(run_id=await self._history.resolve_run_id(request.prefix))
+
+    @unary_rpc
     async def GetLatestFailed(
         self, request: pb.GetLatestFailedRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestFailedResponse:

@@ -561,6 +561,21 @@ class HistoryStore:
         last = found[size - 1]
         return runs, paging.encode_token(last.create_time.isoformat(), last.id)
 
+    async def run_ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Ids of runs that start with `prefix`, in id order; at most `limit`.
+
+        The range condition lets the primary key's index find them; LIKE keeps the answer exact
+        whatever the database's collation.
+        """
+        stmt = (
+            select(RunRow.id)
+            .where(RunRow.id >= prefix, RunRow.id.startswith(prefix, autoescape=True))
+            .order_by(RunRow.id)
+            .limit(limit)
+        )
+        async with self._reading() as session:
+            return list((await session.scalars(stmt)).all())
+
     async def list_events(
         self, run_id: str, after_sequence: int = 0, limit: int = MAX_EVENTS_PER_CALL
     ) -> list[Event]:

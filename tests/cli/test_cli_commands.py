@@ -191,7 +191,7 @@ def test_failed_lists_the_latest_failed_runs_failed_nodes(parallel: BackgroundSe
     table = invoke(parallel, "failed", "parallel")
     document = json.loads(invoke(parallel, "failed", "parallel", "--json").stdout)
 
-    assert table.exit_code == 0 and run_id in table.stdout
+    assert table.exit_code == 0 and f"run {run_id[:8]}" in table.stdout
     assert "Left branch" in table.stdout and "Right branch" in table.stdout and "no_such_name" in table.stdout
     assert document["run"]["id"] == run_id
     assert [(n["node_id"], n["label"], n["type"]) for n in document["failed_nodes"]] == [
@@ -221,7 +221,7 @@ def test_resume_reruns_the_first_failed_node_and_carries_the_other(parallel: Bac
     result = invoke(parallel, "resume", "parallel", "--env-var", "fail=")
 
     assert result.exit_code == 1, result.output  # right is still failed, so join stays blocked
-    assert f"resumes run {source} from left (SINGLE); restored: start" in result.stdout
+    assert f"resumes run {source} (SINGLE), from left; restored: start" in result.stdout
     assert "  start  RESTORED" in result.stdout and "  right  FAILED" in result.stdout
     assert "  left   SUCCEEDED" in result.stdout
 
@@ -235,7 +235,7 @@ def test_resume_a_named_node_from_a_named_run(parallel: BackgroundServices) -> N
     )
 
     assert result.exit_code == 1
-    assert f"resumes run {source} from right (SINGLE)" in result.stdout
+    assert f"resumes run {source} (SINGLE), from right" in result.stdout
     assert "  right  SUCCEEDED" in result.stdout and "  left   FAILED" in result.stdout
 
 
@@ -342,10 +342,10 @@ def test_plan_shows_each_nodes_fate_and_a_token(parallel: BackgroundServices) ->
     document = json.loads(invoke(parallel, "plan", "parallel", "--node", "left", "--json").stdout)
 
     assert table.exit_code == 0
-    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "restored" in rows["start"] and source in rows["start"]
+    rows = table_rows(table.stdout)
+    assert "restored" in rows["start"] and source[:8] in rows["start"] and source not in rows["start"]
     assert "rerun" in rows["left"] and "carried failure" in rows["right"] and "blocked" in rows["join"]
-    assert "Plan token: " in table.stdout
+    assert "Plan token (resume --plan-token TOKEN):" in table.stdout and "\nrf1." in table.stdout
     fates = {n["node_id"]: n["fate"] for n in document["nodes"]}
     assert fates == {
         "start": "RESTORED",
@@ -385,12 +385,13 @@ def test_show_has_each_nodes_status_attempts_duration_and_provenance(parallel: B
     document = json.loads(invoke(parallel, "show", resumed, "--json").stdout)
 
     assert table.exit_code == 0
-    assert f"Resumed from  {source} (SINGLE, from left)" in table.stdout
-    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "RESTORED" in rows["start"] and f"restored from {source}" in rows["start"]
-    assert "SUCCEEDED" in rows["left"] and "this run" in rows["left"] and "Left branch" in rows["left"]
-    assert "FAILED" in rows["right"] and f"carried from {source}" in rows["right"]
-    assert "TEMPLATE_ERROR" in rows["right"]
+    lines = [line.rstrip() for line in table.stdout.splitlines()]
+    assert f"Resumed from  {source}" in lines and "Resume        SINGLE, from left" in lines
+    rows = table_rows(table.stdout)
+    assert "RESTORED" in rows["start"] and f"from {source[:8]}" in rows["start"]
+    assert "SUCCEEDED" in rows["left"] and "this run" in rows["left"] and "Left branch" in table.stdout
+    assert "FAILED" in rows["right"] and f"carried from {source[:8]}" in rows["right"]
+    assert "  right: TEMPLATE_ERROR: " in table.stdout  # node errors follow the table
     results = {r["node_id"]: r for r in document["node_results"]}
     assert results["start"]["status"] == "RESTORED" and results["start"]["source_run_id"] == source
     assert results["left"]["attempts"] == 1 and document["resume_from_run_id"] == source
@@ -412,7 +413,8 @@ def test_runs_lists_newest_first_and_filters_by_status(parallel: BackgroundServi
 
     assert [run["status"] for run in everything] == ["SUCCEEDED", "FAILED"]
     assert [run["id"] for run in failed] == [everything[1]["id"]]
-    assert table.exit_code == 0 and everything[0]["id"] in table.stdout and "left, right" in table.stdout
+    assert table.exit_code == 0 and "left, right" in table.stdout
+    assert everything[0]["id"][:8] in table.stdout and everything[0]["id"] not in table.stdout
     assert "No runs." in invoke(parallel, "runs", "nothing-here").stdout
 
 
@@ -453,3 +455,8 @@ def test_with_json_an_error_is_one_json_object_with_its_code_reason_and_details(
     assert (error["code"], error["reason"]) == ("INVALID_ARGUMENT", "INVALID_RESUME")
     assert [v["reason"] for v in error["violations"]] == ["UNKNOWN_NODE"]
     assert "ghost" in error["violations"][0]["description"] + error["violations"][0]["field"]
+
+
+def table_rows(output: str) -> dict[str, str]:
+    """A table's rows by their first cell (continuation lines, which start blank, are left out)."""
+    return {line.split()[0]: line for line in output.splitlines() if line.strip() and not line[0].isspace()}

@@ -236,7 +236,8 @@ async def test_single_resume_carries_the_other_failure_and_a_second_resume_finis
     latest = await services.history.GetLatestFailed(hpb.GetLatestFailedRequest(workflow_id="nb3-nb4"))
     assert latest.run.id == middle_run.id
     assert [(f.node_id, f.label, f.type) for f in latest.failed_nodes] == [("nb4", "Fetch orders", "http")]
-    assert "503" in latest.failed_nodes[0].error_message
+    error = latest.failed_nodes[0].error_message
+    assert error.startswith("HTTP_STATUS: ") and "503" in error, "the code prefix, as events carry it"
 
     final = await services.run(resume_request("nb3-nb4"))
 

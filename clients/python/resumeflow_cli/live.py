@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from resumeflow_cli.render import format_duration, styled
+from resumeflow_cli.render import describe_start_nodes, format_duration, styled
 from resumeflow_client import Event, EventKind, NodeStatus, Run, RunAccepted, Workflow
 
 _REFRESHES_PER_SECOND = 10
@@ -102,9 +103,12 @@ class RunDisplay:
         self._console.print(text, soft_wrap=True)
 
     def _table(self) -> Table:
-        table = Table(title=self._title, title_justify="left")
-        for column in ("Node", "Label", "Status", "Attempt", "Message"):
-            table.add_column(column, overflow="fold")
+        table = Table(title=self._title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("Node", overflow="fold", ratio=1, min_width=4)
+        table.add_column("Label", overflow="fold", ratio=1, min_width=5)
+        table.add_column("Status", no_wrap=True, min_width=6)
+        table.add_column("Try", no_wrap=True)
+        table.add_column("Message", overflow="fold", ratio=2, min_width=7)
         for row in self._rows.values():
             table.add_row(row.node_id, row.label, styled(row.status), str(row.attempt or ""), row.message)
         return table
@@ -117,8 +121,10 @@ def describe_accepted(accepted: RunAccepted) -> str:
     if accepted.existing:
         line += ": an existing run with this request id; following it"
     elif run.resume_from_run_id:
-        nodes = ", ".join(run.resume_from_node_ids) or "-"
-        line += f" resumes run {run.resume_from_run_id} from {nodes} ({run.resume_mode.name})"
+        line += (
+            f" resumes run {run.resume_from_run_id} ({run.resume_mode.name}), "
+            f"{describe_start_nodes(run.resume_from_node_ids)}"
+        )
         if accepted.restored_node_ids:
             line += f"; restored: {', '.join(accepted.restored_node_ids)}"
     else:

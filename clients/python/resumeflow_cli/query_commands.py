@@ -31,6 +31,7 @@ from resumeflow_cli.options import (
 from resumeflow_cli.render import (
     failed_table,
     make_console,
+    node_errors,
     node_results_table,
     plan_table,
     print_json,
@@ -39,7 +40,9 @@ from resumeflow_cli.render import (
 )
 from resumeflow_cli.session import (
     EXIT_OK,
+    EXIT_USAGE,
     ClientOptions,
+    full_run_id,
     run_client_command,
     usage_error,
     workflow_of,
@@ -126,9 +129,7 @@ async def _failed(options: ClientOptions, workflow_id: str, json_output: bool) -
         print_json({"workflow_id": workflow_id, "run": latest.run, "failed_nodes": latest.failed_nodes})
         return EXIT_OK
     console = make_console()
-    console.print(failed_table(latest))
-    if latest.run.error_summary:
-        console.print(f"Error: {latest.run.error_summary}", markup=False)
+    console.print(failed_table(latest))  # each failed node's error: the run's summary would repeat them
     hint = f"resumeflow resume {workflow_id}"
     if len(latest.failed_nodes) > 1:
         hint += f"   (all of them: {hint} --all-failed)"
@@ -154,6 +155,7 @@ def plan_command(
     pin_version: PinVersion = False,
     json_output: JsonOutput = False,
     runner_address: RunnerAddress = DEFAULT_RUNNER_ADDRESS,
+    history_address: HistoryAddress = DEFAULT_HISTORY_ADDRESS,
     auth_token: AuthToken = "",
     tls: Tls = False,
     tls_ca: TlsCa = "",
@@ -162,12 +164,18 @@ def plan_command(
     """Show what a resume would do without running it: each node re-run, restored, carried or blocked.
 
     Also lists the problems a real resume would be rejected for, and a plan token for
-    `resumeflow resume --plan-token`. Exits 0 when it answered (even with problems), 2 when rejected.
+    `resumeflow resume --plan-token`. Exits 0 when it answered (even with problems), 2 when the
+    request is invalid (an unknown node) or rejected.
     """
     if node is not None and all_failed:
         usage_error("give either --node ID or --all-failed, not both")
     options = ClientOptions.from_cli(
-        runner_address=runner_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
+        runner_address=runner_address,
+        history_address=history_address,  # a --from-run prefix is resolved there
+        auth_token=auth_token,
+        tls=tls,
+        tls_ca=tls_ca,
+        timeout=timeout,
     )
     plan: dict[str, Any] = {
         "node_id": node,
@@ -180,15 +188,27 @@ def plan_command(
     run_client_command(_plan(options, workflow, plan, json_output), json_output=json_output)
 
 
+INVALID_REQUEST_REASONS = frozenset({"INVALID_RESUME", "INVALID_ARGUMENT"})
+
+
 async def _plan(
     options: ClientOptions, workflow_id: str, arguments: dict[str, Any], json_output: bool
 ) -> int:
     async with await options.connect() as client:
+        if arguments.get("from_run"):
+            arguments = {**arguments, "from_run": await full_run_id(client, arguments["from_run"])}
         plan = await client.plan_resume(workflow_id, **arguments)
+    # A plan of an invalid request (an unknown node, say) means nothing: say so first, and fail.
+    invalid = [problem for problem in plan.problems if problem.reason in INVALID_REQUEST_REASONS]
     if json_output:
         print_json(plan)
-        return EXIT_OK
+        return EXIT_USAGE if invalid else EXIT_OK
     console = make_console()
+    if invalid:
+        console.print("[bold red]The resume request is invalid:[/]")
+        for problem in invalid:
+            console.print(f"  {problem.reason}: {problem.message}", markup=False)
+        return EXIT_USAGE
     console.print(plan_table(plan))
     if plan.problems:
         console.print("[bold red]A resume would be rejected:[/]")
@@ -196,7 +216,8 @@ async def _plan(
             console.print(f"  {problem.reason}: {problem.message}", markup=False)
     else:
         console.print(f"Start nodes: {', '.join(plan.start_node_ids) or '-'}")
-        console.print(f"Plan token: {plan.plan_token}", markup=False, soft_wrap=True)
+        console.print("Plan token (resume --plan-token TOKEN):")
+        console.print(plan.plan_token, markup=False, soft_wrap=True)  # one piece, to copy whole
     return EXIT_OK
 
 
@@ -271,7 +292,7 @@ def show_command(
 
 async def _show(options: ClientOptions, run_id: str, json_output: bool) -> int:
     async with await options.connect() as client:
-        run = await client.get_run(run_id)
+        run = await client.get_run(await full_run_id(client, run_id))
         workflow = await workflow_of(client, run)
     if json_output:
         print_json(run)
@@ -279,4 +300,8 @@ async def _show(options: ClientOptions, run_id: str, json_output: bool) -> int:
     console = make_console()
     console.print(run_summary(run))
     console.print(node_results_table(run, workflow))
+    if errors := node_errors(run):
+        console.print("Node errors", style="bold")
+        for line in errors:
+            console.print(f"  {line}", markup=False)
     return EXIT_OK

@@ -42,6 +42,7 @@ from resumeflow_cli.render import (
 from resumeflow_cli.session import (
     EXIT_OK,
     ClientOptions,
+    full_run_id,
     interactive,
     parse_pairs,
     prompt_secrets,
@@ -180,6 +181,8 @@ async def _resume(
     json_output: bool,
 ) -> int:
     async with await options.connect() as client:
+        if resume.get("from_run"):
+            resume = {**resume, "from_run": await full_run_id(client, resume["from_run"])}
         handle = client.resume(workflow_id, secrets=secrets, **resume)
         try:
             await handle.start()
@@ -220,6 +223,7 @@ def watch_command(
 
 async def _watch(options: ClientOptions, run_id: str, after: int, json_output: bool) -> int:
     async with await options.connect() as client:
+        run_id = await full_run_id(client, run_id)
         run = await client.get_run(run_id)
         if json_output:
             async for event in client.watch(run_id, after_sequence=after):
@@ -242,18 +246,25 @@ def cancel_command(
     runner_address: RunnerAddress = DEFAULT_RUNNER_ADDRESS,
     auth_token: AuthToken = "",
     tls: Tls = False,
+    history_address: HistoryAddress = DEFAULT_HISTORY_ADDRESS,
     tls_ca: TlsCa = "",
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Stop an active run; its unfinished nodes become CANCELLED."""
     options = ClientOptions.from_cli(
-        runner_address=runner_address, auth_token=auth_token, tls=tls, tls_ca=tls_ca, timeout=timeout
+        runner_address=runner_address,
+        history_address=history_address,
+        auth_token=auth_token,
+        tls=tls,
+        tls_ca=tls_ca,
+        timeout=timeout,
     )
     run_client_command(_cancel(options, run))
 
 
 async def _cancel(options: ClientOptions, run_id: str) -> int:
     async with await options.connect() as client:
+        run_id = await full_run_id(client, run_id)
         status = await client.cancel_run(run_id)
     make_console().print(f"Cancellation of run {run_id} requested (it was {status.name}).")
     return EXIT_OK
@@ -273,7 +284,7 @@ async def _follow(client: Client, handle: RunHandle, json_output: bool) -> int:
     with RunDisplay(console) as display:
         async for update in handle:
             if isinstance(update, RunAccepted):
-                console.print(describe_accepted(update), markup=False, soft_wrap=True)
+                console.print(describe_accepted(update), markup=False)
                 run = await client.get_run(update.run.id)
                 display.start(run, await workflow_of(client, run), statuses=_carried_statuses(run))
             elif isinstance(update, Event):
@@ -285,7 +296,7 @@ async def _follow(client: Client, handle: RunHandle, json_output: bool) -> int:
 def _outcome(console: Console, run: Run) -> int:
     """Say how the run ended and return the exit code of its status."""
     for line in describe_outcome(run):
-        console.print(line, markup=False, soft_wrap=True)
+        console.print(line, markup=False)
     return status_exit_code(run.status)
 
 

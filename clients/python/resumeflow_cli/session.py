@@ -76,6 +76,23 @@ class ClientOptions:
         )
 
 
+FULL_RUN_ID_LENGTH = 32  # the history's run ids: uuid4 hex
+MIN_RUN_ID_PREFIX = 6
+
+
+async def full_run_id(client: Client, run_id: str) -> str:
+    """A run id as typed: a prefix of 6 or more characters becomes the one full id the history
+    resolves it to (RUN_NOT_FOUND, or AMBIGUOUS_RUN_ID listing the candidates, otherwise)."""
+    if MIN_RUN_ID_PREFIX <= len(run_id) < FULL_RUN_ID_LENGTH:
+        return await client.resolve_run_id(run_id)
+    return run_id
+
+
+def short_id(run_id: str) -> str:
+    """The first 8 characters of a run id, as tables show it; any unique 6 of them name the run."""
+    return run_id[:8]
+
+
 def status_exit_code(status: RunStatus) -> int:
     """The exit code for a finished run: 0 when it succeeded, 1 when it failed or was cancelled."""
     return EXIT_OK if status == RunStatus.SUCCEEDED else EXIT_RUN_FAILED

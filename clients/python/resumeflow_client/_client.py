@@ -315,6 +315,19 @@ class Client:
         )
         return Run._from_proto(response.run)
 
+    async def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the one run whose id starts with `prefix` (at least 6 characters).
+
+        Raises:
+            NotFoundError: No run id starts with it (reason `RUN_NOT_FOUND`).
+            InvalidArgumentError: The prefix is too short, or names several runs (reason
+                `AMBIGUOUS_RUN_ID`, `metadata["candidates"]` lists them).
+        """
+        response = await self._connection.unary(
+            self._connection.history.ResolveRunId, hpb.ResolveRunIdRequest(prefix=prefix)
+        )
+        return str(response.run_id)
+
     async def list_runs(
         self,
         workflow_id: str = "",

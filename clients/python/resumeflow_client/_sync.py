@@ -305,6 +305,10 @@ class SyncClient:
         """See `Client.get_run`."""
         return self._loop.call(self._client.get_run(run_id))
 
+    def resolve_run_id(self, prefix: str) -> str:
+        """See `Client.resolve_run_id`."""
+        return self._loop.call(self._client.resolve_run_id(prefix))
+
     def list_runs(
         self, workflow_id: str = "", *, statuses: Sequence[RunStatus] = (), page_size: int = 0
     ) -> SyncIterator[Run]:

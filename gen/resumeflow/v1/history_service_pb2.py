@@ -29,7 +29,7 @@ from resumeflow.v1 import run_pb2 as resumeflow_dot_v1_dot_run__pb2
 from resumeflow.v1 import workflow_pb2 as resumeflow_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#resumeflow/v1/history_service.proto\x12\rresumeflow.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17resumeflow/v1/run.proto\x1a\x1cresumeflow/v1/workflow.proto\"?\n\x12PutWorkflowRequest\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\"Q\n\x13PutWorkflowResponse\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\":\n\x12GetWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"@\n\x13GetWorkflowResponse\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\\\n\x15ListWorkflowsResponse\x12*\n\tworkflows\x18\x01 \x03(\x0b\x32\x17.resumeflow.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"1\n\x0eGetRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\"y\n\x0fListRunsRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.resumeflow.v1.RunStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"M\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x12.resumeflow.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x16GetLatestFailedRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"Q\n\nFailedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"k\n\x17GetLatestFailedResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12/\n\x0c\x66\x61iled_nodes\x18\x02 \x03(\x0b\x32\x19.resumeflow.v1.FailedNode\"*\n\x18GetLineageContextRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x9d\x01\n\x19GetLineageContextResponse\x12#\n\x07lineage\x18\x01 \x03(\x0b\x32\x12.resumeflow.v1.Run\x12/\n\x0cnode_results\x18\x02 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\x12*\n\tvariables\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"E\n\x10WatchRunResponse\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.resumeflow.v1.EventJ\x04\x08\x01\x10\x02R\x05\x65vent\"\xd5\x01\n\x10\x43reateRunRequest\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cnode_results\x18\x04 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\x12\x10\n\x08node_ids\x18\x05 \x03(\t\x12\x17\n\x0f\x63opied_node_ids\x18\x06 \x03(\t\"F\n\x11\x43reateRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x10\n\x08\x65xisting\x18\x02 \x01(\x08\"\x8f\x01\n\x13\x41ppendEventsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12$\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x14.resumeflow.v1.Event\x12/\n\x0cnode_results\x18\x04 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\"G\n\x14\x41ppendEventsResponse\x12\x15\n\rlast_sequence\x18\x01 \x01(\x03\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"\xb7\x02\n\x10\x46inishRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus\x12\x17\n\x0f\x66\x61iled_node_ids\x18\x04 \x03(\t\x12*\n\tvariables\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rerror_summary\x18\x06 \x01(\t\x12#\n\x05\x65vent\x18\x07 \x01(\x0b\x32\x14.resumeflow.v1.Event\x12$\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x14.resumeflow.v1.Event\x12/\n\x0cnode_results\x18\t \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\"4\n\x11\x46inishRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\"k\n\x13HeartbeatRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"g\n\x14HeartbeatRunResponse\x12\x35\n\x11lease_expire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"&\n\x14RequestCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"A\n\x15RequestCancelResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus2\xf3\x08\n\x0eHistoryService\x12T\n\x0bPutWorkflow\x12!.resumeflow.v1.PutWorkflowRequest\x1a\".resumeflow.v1.PutWorkflowResponse\x12T\n\x0bGetWorkflow\x12!.resumeflow.v1.GetWorkflowRequest\x1a\".resumeflow.v1.GetWorkflowResponse\x12Z\n\rListWorkflows\x12#.resumeflow.v1.ListWorkflowsRequest\x1a$.resumeflow.v1.ListWorkflowsResponse\x12\x45\n\x06GetRun\x12\x1c.resumeflow.v1.GetRunRequest\x1a\x1d.resumeflow.v1.GetRunResponse\x12K\n\x08ListRuns\x12\x1e.resumeflow.v1.ListRunsRequest\x1a\x1f.resumeflow.v1.ListRunsResponse\x12`\n\x0fGetLatestFailed\x12%.resumeflow.v1.GetLatestFailedRequest\x1a&.resumeflow.v1.GetLatestFailedResponse\x12\x66\n\x11GetLineageContext\x12\'.resumeflow.v1.GetLineageContextRequest\x1a(.resumeflow.v1.GetLineageContextResponse\x12M\n\x08WatchRun\x12\x1e.resumeflow.v1.WatchRunRequest\x1a\x1f.resumeflow.v1.WatchRunResponse0\x01\x12N\n\tCreateRun\x12\x1f.resumeflow.v1.CreateRunRequest\x1a .resumeflow.v1.CreateRunResponse\x12W\n\x0c\x41ppendEvents\x12\".resumeflow.v1.AppendEventsRequest\x1a#.resumeflow.v1.AppendEventsResponse\x12N\n\tFinishRun\x12\x1f.resumeflow.v1.FinishRunRequest\x1a .resumeflow.v1.FinishRunResponse\x12W\n\x0cHeartbeatRun\x12\".resumeflow.v1.HeartbeatRunRequest\x1a#.resumeflow.v1.HeartbeatRunResponse\x12Z\n\rRequestCancel\x12#.resumeflow.v1.RequestCancelRequest\x1a$.resumeflow.v1.RequestCancelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#resumeflow/v1/history_service.proto\x12\rresumeflow.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17resumeflow/v1/run.proto\x1a\x1cresumeflow/v1/workflow.proto\"?\n\x12PutWorkflowRequest\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\"Q\n\x13PutWorkflowResponse\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\":\n\x12GetWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"@\n\x13GetWorkflowResponse\x12)\n\x08workflow\x18\x01 \x01(\x0b\x32\x17.resumeflow.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\\\n\x15ListWorkflowsResponse\x12*\n\tworkflows\x18\x01 \x03(\x0b\x32\x17.resumeflow.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"1\n\x0eGetRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\"y\n\x0fListRunsRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12*\n\x08statuses\x18\x02 \x03(\x0e\x32\x18.resumeflow.v1.RunStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"M\n\x10ListRunsResponse\x12 \n\x04runs\x18\x01 \x03(\x0b\x32\x12.resumeflow.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13ResolveRunIdRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\"&\n\x14ResolveRunIdResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"-\n\x16GetLatestFailedRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"Q\n\nFailedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"k\n\x17GetLatestFailedResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12/\n\x0c\x66\x61iled_nodes\x18\x02 \x03(\x0b\x32\x19.resumeflow.v1.FailedNode\"*\n\x18GetLineageContextRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\x9d\x01\n\x19GetLineageContextResponse\x12#\n\x07lineage\x18\x01 \x03(\x0b\x32\x12.resumeflow.v1.Run\x12/\n\x0cnode_results\x18\x02 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\x12*\n\tvariables\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"E\n\x10WatchRunResponse\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.resumeflow.v1.EventJ\x04\x08\x01\x10\x02R\x05\x65vent\"\xd5\x01\n\x10\x43reateRunRequest\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cnode_results\x18\x04 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\x12\x10\n\x08node_ids\x18\x05 \x03(\t\x12\x17\n\x0f\x63opied_node_ids\x18\x06 \x03(\t\"F\n\x11\x43reateRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\x12\x10\n\x08\x65xisting\x18\x02 \x01(\x08\"\x8f\x01\n\x13\x41ppendEventsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12$\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x14.resumeflow.v1.Event\x12/\n\x0cnode_results\x18\x04 \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\"G\n\x14\x41ppendEventsResponse\x12\x15\n\rlast_sequence\x18\x01 \x01(\x03\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"\xb7\x02\n\x10\x46inishRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus\x12\x17\n\x0f\x66\x61iled_node_ids\x18\x04 \x03(\t\x12*\n\tvariables\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rerror_summary\x18\x06 \x01(\t\x12#\n\x05\x65vent\x18\x07 \x01(\x0b\x32\x14.resumeflow.v1.Event\x12$\n\x06\x65vents\x18\x08 \x03(\x0b\x32\x14.resumeflow.v1.Event\x12/\n\x0cnode_results\x18\t \x03(\x0b\x32\x19.resumeflow.v1.NodeResult\"4\n\x11\x46inishRunResponse\x12\x1f\n\x03run\x18\x01 \x01(\x0b\x32\x12.resumeflow.v1.Run\"k\n\x13HeartbeatRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\trunner_id\x18\x02 \x01(\t\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"g\n\x14HeartbeatRunResponse\x12\x35\n\x11lease_expire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63\x61ncel_requested\x18\x02 \x01(\x08\"&\n\x14RequestCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"A\n\x15RequestCancelResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.resumeflow.v1.RunStatus2\xcc\t\n\x0eHistoryService\x12T\n\x0bPutWorkflow\x12!.resumeflow.v1.PutWorkflowRequest\x1a\".resumeflow.v1.PutWorkflowResponse\x12T\n\x0bGetWorkflow\x12!.resumeflow.v1.GetWorkflowRequest\x1a\".resumeflow.v1.GetWorkflowResponse\x12Z\n\rListWorkflows\x12#.resumeflow.v1.ListWorkflowsRequest\x1a$.resumeflow.v1.ListWorkflowsResponse\x12\x45\n\x06GetRun\x12\x1c.resumeflow.v1.GetRunRequest\x1a\x1d.resumeflow.v1.GetRunResponse\x12K\n\x08ListRuns\x12\x1e.resumeflow.v1.ListRunsRequest\x1a\x1f.resumeflow.v1.ListRunsResponse\x12W\n\x0cResolveRunId\x12\".resumeflow.v1.ResolveRunIdRequest\x1a#.resumeflow.v1.ResolveRunIdResponse\x12`\n\x0fGetLatestFailed\x12%.resumeflow.v1.GetLatestFailedRequest\x1a&.resumeflow.v1.GetLatestFailedResponse\x12\x66\n\x11GetLineageContext\x12\'.resumeflow.v1.GetLineageContextRequest\x1a(.resumeflow.v1.GetLineageContextResponse\x12M\n\x08WatchRun\x12\x1e.resumeflow.v1.WatchRunRequest\x1a\x1f.resumeflow.v1.WatchRunResponse0\x01\x12N\n\tCreateRun\x12\x1f.resumeflow.v1.CreateRunRequest\x1a .resumeflow.v1.CreateRunResponse\x12W\n\x0c\x41ppendEvents\x12\".resumeflow.v1.AppendEventsRequest\x1a#.resumeflow.v1.AppendEventsResponse\x12N\n\tFinishRun\x12\x1f.resumeflow.v1.FinishRunRequest\x1a .resumeflow.v1.FinishRunResponse\x12W\n\x0cHeartbeatRun\x12\".resumeflow.v1.HeartbeatRunRequest\x1a#.resumeflow.v1.HeartbeatRunResponse\x12Z\n\rRequestCancel\x12#.resumeflow.v1.RequestCancelRequest\x1a$.resumeflow.v1.RequestCancelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,40 +56,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRUNSREQUEST']._serialized_end=840
   _globals['_LISTRUNSRESPONSE']._serialized_start=842
   _globals['_LISTRUNSRESPONSE']._serialized_end=919
-  _globals['_GETLATESTFAILEDREQUEST']._serialized_start=921
-  _globals['_GETLATESTFAILEDREQUEST']._serialized_end=966
-  _globals['_FAILEDNODE']._serialized_start=968
-  _globals['_FAILEDNODE']._serialized_end=1049
-  _globals['_GETLATESTFAILEDRESPONSE']._serialized_start=1051
-  _globals['_GETLATESTFAILEDRESPONSE']._serialized_end=1158
-  _globals['_GETLINEAGECONTEXTREQUEST']._serialized_start=1160
-  _globals['_GETLINEAGECONTEXTREQUEST']._serialized_end=1202
-  _globals['_GETLINEAGECONTEXTRESPONSE']._serialized_start=1205
-  _globals['_GETLINEAGECONTEXTRESPONSE']._serialized_end=1362
-  _globals['_WATCHRUNREQUEST']._serialized_start=1364
-  _globals['_WATCHRUNREQUEST']._serialized_end=1421
-  _globals['_WATCHRUNRESPONSE']._serialized_start=1423
-  _globals['_WATCHRUNRESPONSE']._serialized_end=1492
-  _globals['_CREATERUNREQUEST']._serialized_start=1495
-  _globals['_CREATERUNREQUEST']._serialized_end=1708
-  _globals['_CREATERUNRESPONSE']._serialized_start=1710
-  _globals['_CREATERUNRESPONSE']._serialized_end=1780
-  _globals['_APPENDEVENTSREQUEST']._serialized_start=1783
-  _globals['_APPENDEVENTSREQUEST']._serialized_end=1926
-  _globals['_APPENDEVENTSRESPONSE']._serialized_start=1928
-  _globals['_APPENDEVENTSRESPONSE']._serialized_end=1999
-  _globals['_FINISHRUNREQUEST']._serialized_start=2002
-  _globals['_FINISHRUNREQUEST']._serialized_end=2313
-  _globals['_FINISHRUNRESPONSE']._serialized_start=2315
-  _globals['_FINISHRUNRESPONSE']._serialized_end=2367
-  _globals['_HEARTBEATRUNREQUEST']._serialized_start=2369
-  _globals['_HEARTBEATRUNREQUEST']._serialized_end=2476
-  _globals['_HEARTBEATRUNRESPONSE']._serialized_start=2478
-  _globals['_HEARTBEATRUNRESPONSE']._serialized_end=2581
-  _globals['_REQUESTCANCELREQUEST']._serialized_start=2583
-  _globals['_REQUESTCANCELREQUEST']._serialized_end=2621
-  _globals['_REQUESTCANCELRESPONSE']._serialized_start=2623
-  _globals['_REQUESTCANCELRESPONSE']._serialized_end=2688
-  _globals['_HISTORYSERVICE']._serialized_start=2691
-  _globals['_HISTORYSERVICE']._serialized_end=3830
+  _globals['_RESOLVERUNIDREQUEST']._serialized_start=921
+  _globals['_RESOLVERUNIDREQUEST']._serialized_end=958
+  _globals['_RESOLVERUNIDRESPONSE']._serialized_start=960
+  _globals['_RESOLVERUNIDRESPONSE']._serialized_end=998
+  _globals['_GETLATESTFAILEDREQUEST']._serialized_start=1000
+  _globals['_GETLATESTFAILEDREQUEST']._serialized_end=1045
+  _globals['_FAILEDNODE']._serialized_start=1047
+  _globals['_FAILEDNODE']._serialized_end=1128
+  _globals['_GETLATESTFAILEDRESPONSE']._serialized_start=1130
+  _globals['_GETLATESTFAILEDRESPONSE']._serialized_end=1237
+  _globals['_GETLINEAGECONTEXTREQUEST']._serialized_start=1239
+  _globals['_GETLINEAGECONTEXTREQUEST']._serialized_end=1281
+  _globals['_GETLINEAGECONTEXTRESPONSE']._serialized_start=1284
+  _globals['_GETLINEAGECONTEXTRESPONSE']._serialized_end=1441
+  _globals['_WATCHRUNREQUEST']._serialized_start=1443
+  _globals['_WATCHRUNREQUEST']._serialized_end=1500
+  _globals['_WATCHRUNRESPONSE']._serialized_start=1502
+  _globals['_WATCHRUNRESPONSE']._serialized_end=1571
+  _globals['_CREATERUNREQUEST']._serialized_start=1574
+  _globals['_CREATERUNREQUEST']._serialized_end=1787
+  _globals['_CREATERUNRESPONSE']._serialized_start=1789
+  _globals['_CREATERUNRESPONSE']._serialized_end=1859
+  _globals['_APPENDEVENTSREQUEST']._serialized_start=1862
+  _globals['_APPENDEVENTSREQUEST']._serialized_end=2005
+  _globals['_APPENDEVENTSRESPONSE']._serialized_start=2007
+  _globals['_APPENDEVENTSRESPONSE']._serialized_end=2078
+  _globals['_FINISHRUNREQUEST']._serialized_start=2081
+  _globals['_FINISHRUNREQUEST']._serialized_end=2392
+  _globals['_FINISHRUNRESPONSE']._serialized_start=2394
+  _globals['_FINISHRUNRESPONSE']._serialized_end=2446
+  _globals['_HEARTBEATRUNREQUEST']._serialized_start=2448
+  _globals['_HEARTBEATRUNREQUEST']._serialized_end=2555
+  _globals['_HEARTBEATRUNRESPONSE']._serialized_start=2557
+  _globals['_HEARTBEATRUNRESPONSE']._serialized_end=2660
+  _globals['_REQUESTCANCELREQUEST']._serialized_start=2662
+  _globals['_REQUESTCANCELREQUEST']._serialized_end=2700
+  _globals['_REQUESTCANCELRESPONSE']._serialized_start=2702
+  _globals['_REQUESTCANCELRESPONSE']._serialized_end=2767
+  _globals['_HISTORYSERVICE']._serialized_start=2770
+  _globals['_HISTORYSERVICE']._serialized_end=3998
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,11 @@ class HistoryServiceStub:
                 request_serializer=resumeflow_dot_v1_dot_history__service__pb2.ListRunsRequest.SerializeToString,
                 response_deserializer=resumeflow_dot_v1_dot_history__service__pb2.ListRunsResponse.FromString,
                 _registered_method=True)
+        self.ResolveRunId = channel.unary_unary(
+                '/resumeflow.v1.HistoryService/ResolveRunId',
+                request_serializer=resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdRequest.SerializeToString,
+                response_deserializer=resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdResponse.FromString,
+                _registered_method=True)
         self.GetLatestFailed = channel.unary_unary(
                 '/resumeflow.v1.HistoryService/GetLatestFailed',
                 request_serializer=resumeflow_dot_v1_dot_history__service__pb2.GetLatestFailedRequest.SerializeToString,
@@ -136,6 +141,14 @@ class HistoryServiceServicer:
 
     def ListRuns(self, request, context):
         """Lists runs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveRunId(self, request, context):
+        """Returns the full id of the one run whose id starts with a prefix (at least 6 characters), as
+        people copy them from tables of short ids.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +237,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.ListRuns,
                     request_deserializer=resumeflow_dot_v1_dot_history__service__pb2.ListRunsRequest.FromString,
                     response_serializer=resumeflow_dot_v1_dot_history__service__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'ResolveRunId': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveRunId,
+                    request_deserializer=resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdRequest.FromString,
+                    response_serializer=resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdResponse.SerializeToString,
             ),
             'GetLatestFailed': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLatestFailed,
@@ -402,6 +420,33 @@ class HistoryService:
             '/resumeflow.v1.HistoryService/ListRuns',
             resumeflow_dot_v1_dot_history__service__pb2.ListRunsRequest.SerializeToString,
             resumeflow_dot_v1_dot_history__service__pb2.ListRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveRunId(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resumeflow.v1.HistoryService/ResolveRunId',
+            resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdRequest.SerializeToString,
+            resumeflow_dot_v1_dot_history__service__pb2.ResolveRunIdResponse.FromString,
             options,
             channel_credentials,
             insecure,
