@@ -123,7 +123,7 @@ def _check_edges(
 
 
 def _check_shape(workflow: Workflow, edges: list[tuple[str, str]], problems: _Problems) -> None:
-    """Check acyclicity and, when there is exactly one start node, that every node is reachable from it."""
+    """Check acyclicity and that every node is reachable from a start node."""
     children: dict[str, list[str]] = defaultdict(list)
     for source, target in edges:
         children[source].append(target)
@@ -131,11 +131,11 @@ def _check_shape(workflow: Workflow, edges: list[tuple[str, str]], problems: _Pr
     if cycle:
         problems.add("workflow.edges", "the graph has a cycle: " + " -> ".join(cycle), "CYCLE")
     starts = [node.id for node in workflow.nodes if node.type == "start"]
-    if len(starts) != 1:
-        return  # already reported; reachability from "the" start node means nothing here
-    start = starts[0]
-    reached = {start}
-    stack = [start]
+    if not starts:
+        return  # already reported; with no start node every node would be "unreachable"
+    # With several start nodes (reported already) a node none of them reaches is still a problem.
+    reached = set(starts)
+    stack = list(starts)
     while stack:
         for child in children[stack.pop()]:
             if child not in reached:

@@ -127,6 +127,12 @@ def test_the_error_summarises_the_count_and_names_the_workflow(
             ["START_NODE_COUNT", "EDGE_INTO_START"],
             id="two-starts",
         ),
+        pytest.param(
+            [Node("start", "start"), Node("s2", "start"), Node("a", "noop"), Node("lost", "noop")],
+            [("s2", "a")],
+            ["START_NODE_COUNT", "UNREACHABLE_NODE"],
+            id="two-starts-and-a-node-neither-reaches",
+        ),
         pytest.param([Node("a", "noop")], [], ["START_NODE_COUNT"], id="no-start"),
         pytest.param([], [], ["NO_NODES"], id="no-nodes"),
         pytest.param(
