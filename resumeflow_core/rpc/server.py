@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from resumeflow_core.errors import UnavailableError
+from resumeflow_core.rpc.reflection import enable_reflection
 from resumeflow_core.rpc.security import Security
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,7 @@ def build_server(
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server,
-    )
+    enable_reflection([*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], server)
     credentials = security.server_credentials()
     try:
         if credentials is not None:

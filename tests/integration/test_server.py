@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from integration_helpers import Services, error_details, node, start_services, stop_services, workflow
@@ -47,6 +48,29 @@ async def test_both_services_list_their_services_through_reflection(services: Se
         )
         names = [s.name async for r in responses for s in r.list_services_response.service]
         assert name in names and "grpc.health.v1.Health" in names
+
+
+async def test_reflection_v1_answers_too_and_resolves_the_error_detail_types(services: Services) -> None:
+    # grpc-js tools and buf curl ask grpc.reflection.v1 first; its messages are v1alpha's, renamed.
+    info = services.history_channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="google.rpc.ErrorInfo"),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="google.rpc.BadRequest"),
+    ]
+
+    responses = [response async for response in info(iter(requests))]
+
+    names = [s.name for s in responses[0].list_services_response.service]
+    assert "resumeflow.v1.HistoryService" in names and "grpc.reflection.v1.ServerReflection" in names
+    for response in responses[1:]:
+        protos = response.file_descriptor_response.file_descriptor_proto
+        names = [descriptor_pb2.FileDescriptorProto.FromString(proto).name for proto in protos]
+        assert "google/rpc/error_details.proto" in names, response
 
 
 @pytest.fixture
