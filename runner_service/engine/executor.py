@@ -73,6 +73,7 @@ class Executor:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         preset: Mapping[str, NodeResult] | None = None,
         initial_variables: Mapping[str, Any] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         """Prepare one run; nothing executes before `run()` is iterated.
 
@@ -89,12 +90,13 @@ class Executor:
             preset: Results of nodes terminal before the run starts (resume); they produce no
                 transitions, and their outputs are visible to templates.
             initial_variables: Variables to start from (resume: rebuilt from the lineage).
+            redactor: The run's redactor of `secrets`, when the caller has built it already.
         """
         preset = preset or {}
         self._plan = plan
         self._registry = registry
         self._http = http_client
-        self._redactor = Redactor(secrets.values())
+        self._redactor = redactor or Redactor(secrets.values())
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         # The context owns these dicts; the executor then adds outputs and variables in place.
         self._context = TemplateContext(
