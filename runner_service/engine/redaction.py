@@ -40,6 +40,7 @@ class Redactor:
       `\\uXXXX`, surrogate pairs; `ensure_ascii` or not), repr-escaped (`\\'`, `\\xHH`, `\\uXXXX`,
       `\\UXXXXXXXX`, and a bytes repr's `\\xHH` per UTF-8 byte) or HTML-escaped; the forms may mix,
       as when an HTTP library percent-encodes only some characters of a URL;
+    - the secret with each `+` read as a space, as a server decodes a query sent without encoding;
     - base64 of the UTF-8 bytes, standard and URL-safe, with and without padding, and, for a secret
       embedded in a longer base64 text (`user:secret` in Basic auth), the characters that depend
       on the secret alone at each of the three byte alignments (at least MIN_BASE64_CORE of them).
@@ -57,7 +58,7 @@ class Redactor:
         values = {str(value) for value in secret_values if value is not None and str(value)}
         ordered = sorted(values, key=lambda value: (-len(value), value))
         literals = sorted(
-            {*values, *(form for value in values for form in base64_forms(value))},
+            {*values, *(form for value in values for form in (*base64_forms(value), *_mangled(value)))},
             key=lambda form: (-len(form), form),
         )
         self.active = bool(values)
@@ -126,7 +127,7 @@ def _char_forms(char: str) -> set[str]:
     forms.update(map(re.escape, _ESCAPES.get(char, ())))
     if char == " ":
         forms.add(r"\+")
-    if code < 0x20 or code >= 0x7F:
+    if not (char.isascii() and char.isalnum()):  # tojson writes ' < > & as \u0027 …
         if code <= 0xFF:
             forms.add(r"\\x" + _hex(code, 2))
         if code <= 0xFFFF:
@@ -145,6 +146,11 @@ def _hex(number: int, width: int) -> str:
     return "".join(
         f"[{digit}{digit.upper()}]" if digit.isalpha() else digit for digit in f"{number:0{width}x}"
     )
+
+
+def _mangled(secret: str) -> tuple[str, ...]:
+    """What a secret becomes when sent unencoded where `+` means a space (a URL's query)."""
+    return (secret.replace("+", " "),) if "+" in secret else ()
 
 
 def base64_forms(secret: str) -> set[str]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import html
-import json
-import re
-import urllib.parse
 
 import pytest
+from secret_forms import HOSTILE_SECRET, secret_encodings
 
 from runner_service.engine import Redactor
 
@@ -48,43 +45,13 @@ def test_regex_characters_in_secrets_are_literal() -> None:
     assert Redactor(["a.c*"]).text("abc a.c* a.cc") == "abc *** a.cc"
 
 
-HOSTILE = "Zm9v+YmFy/c2Vj=cmV0 %\"'\\ é€"
-"""A secret with URL, JSON, repr and HTML specials, base64 look-alike text and non-ASCII."""
-
-
-def _encodings(secret: str) -> dict[str, str]:
-    """Forms a secret takes on its way out, built here independently of the redactor."""
-    data = secret.encode()
-    percent = urllib.parse.quote(secret, safe="")
-    return {
-        "raw": secret,
-        "quote": urllib.parse.quote(secret),
-        "quote-safe-none": percent,
-        "quote-lower-hex": re.sub(r"%[0-9A-F]{2}", lambda hit: hit.group().lower(), percent),
-        "quote_plus": urllib.parse.quote_plus(secret),
-        "quote_plus-lower-hex": re.sub(
-            r"%[0-9A-F]{2}", lambda hit: hit.group().lower(), urllib.parse.quote_plus(secret)
-        ),
-        "json": json.dumps(secret)[1:-1],
-        "json-utf8": json.dumps(secret, ensure_ascii=False)[1:-1],
-        "repr": repr(secret)[1:-1],
-        "ascii": ascii(secret)[1:-1],
-        "bytes-repr": repr(data)[2:-1],
-        "html": html.escape(secret),
-        "base64": base64.b64encode(data).decode(),
-        "base64-unpadded": base64.b64encode(data).decode().rstrip("="),
-        "base64-urlsafe": base64.urlsafe_b64encode(data).decode(),
-        "base64-urlsafe-unpadded": base64.urlsafe_b64encode(data).decode().rstrip("="),
-    }
-
-
 @pytest.mark.parametrize(
-    "secret", [HOSTILE, "plain-secret-123", "emoji 😀 key"], ids=["hostile", "plain", "emoji"]
+    "secret", [HOSTILE_SECRET, "plain-secret-123", "emoji 😀 key"], ids=["hostile", "plain", "emoji"]
 )
 def test_every_encoding_of_a_secret_is_masked(secret: str) -> None:
     redactor = Redactor([secret])
 
-    for name, form in _encodings(secret).items():
+    for name, form in secret_encodings(secret).items():
         masked = redactor.text(f"<{form}>")
         assert masked == "<***>", name
 
@@ -92,9 +59,9 @@ def test_every_encoding_of_a_secret_is_masked(secret: str) -> None:
 @pytest.mark.parametrize("prefix", [b"", b"u:", b"us:", b"user:"], ids=["0", "2", "3", "5"])
 def test_a_secret_inside_a_longer_base64_text_is_masked_whatever_its_alignment(prefix: bytes) -> None:
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        text = encode(prefix + HOSTILE.encode() + b"tail").decode()
+        text = encode(prefix + HOSTILE_SECRET.encode() + b"tail").decode()
 
-        masked = Redactor([HOSTILE]).text(text)
+        masked = Redactor([HOSTILE_SECRET]).text(text)
 
         assert "***" in masked
         # What is left is the few characters that mix the secret's bits with its neighbours'.
@@ -105,10 +72,15 @@ def test_a_partly_percent_encoded_secret_is_masked() -> None:
     # httpx leaves + / = ' in a query as they are and encodes only the rest.
     partly = "Zm9v+YmFy/c2Vj=cmV0%20%25%22'%5C%20%C3%A9%E2%82%AC"
 
-    assert Redactor([HOSTILE]).text(f"token={partly}&x=1") == "token=***&x=1"
+    assert Redactor([HOSTILE_SECRET]).text(f"token={partly}&x=1") == "token=***&x=1"
 
 
 def test_ordinary_text_is_left_alone() -> None:
     text = 'GET http://127.0.0.1:8080/a?b=c%20d&e=f+g returned 200: {"ok": "\\u00e9"} &amp; more'
 
-    assert Redactor([HOSTILE, "k-123"]).text(text) == text
+    assert Redactor([HOSTILE_SECRET, "k-123"]).text(text) == text
+
+
+def test_jinja_tojson_escapes_are_masked() -> None:
+    # tojson writes ' < > & as \u0027 and so on, to be safe inside HTML.
+    assert Redactor(["a'b<c"]).text('"a\\u0027b\\u003cc"') == '"***"'
