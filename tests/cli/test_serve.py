@@ -46,22 +46,29 @@ def run_cli(args: list[str], cwd: Path, timeout: float = STARTUP_TIMEOUT) -> sub
     )
 
 
+def start_serve(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """`resumeflow serve ARGS` in the background."""
+    return subprocess.Popen(
+        [*CLI, "serve", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, then the process's stderr once it exited."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr
+
+
 def test_serve_starts_both_services_on_embedded_sqlite_and_stops_cleanly(tmp_path: Path) -> None:
     runner, history = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        CLI + ["serve", "--listen", runner, "--history-address", history],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(["--listen", runner, "--history-address", history], tmp_path)
     try:
         wait_serving(history)
         wait_serving(runner)
         assert (tmp_path / ".resumeflow" / "history.db").exists()
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        stderr = stop(process)
     assert process.returncode == 0, stderr
 
 
@@ -94,23 +101,13 @@ def _token_file(directory: Path, name: str, token: str) -> str:
     return str(path)
 
 
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
-    return stderr
-
-
 def test_a_runner_without_the_runner_token_history_needs_exits_with_one_clear_line(tmp_path: Path) -> None:
     history = f"127.0.0.1:{free_port()}"
     auth = _token_file(tmp_path, "auth", "client-tok")
-    process = subprocess.Popen(
-        CLI
-        + ["serve", "history", "--listen", history, "--auth-token-file", auth]
-        + ["--runner-token-file", _token_file(tmp_path, "runner", "runner-tok")],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    runner_token = _token_file(tmp_path, "runner", "runner-tok")
+    process = start_serve(
+        ["history", "--listen", history, "--auth-token-file", auth, "--runner-token-file", runner_token],
+        tmp_path,
     )
     try:
         wait_serving(history)
@@ -118,7 +115,7 @@ def test_a_runner_without_the_runner_token_history_needs_exits_with_one_clear_li
         wrong = run_cli([*runner, "--auth-token-file", auth, "--runner-token", "not-it"], tmp_path)
         missing = run_cli([*runner, "--auth-token-file", auth], tmp_path)
     finally:
-        _stop(process)
+        stop(process)
 
     for result, reason in ((wrong, "UNAUTHENTICATED"), (missing, "RUNNER_CREDENTIAL_REQUIRED")):
         assert result.returncode != 0
@@ -133,14 +130,9 @@ def test_a_runner_without_the_runner_token_history_needs_exits_with_one_clear_li
 def test_serve_all_with_an_auth_token_file_records_runs_and_keeps_the_token_out_of_ps(tmp_path: Path) -> None:
     runner, history = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     token = "file-only-token-7"
-    process = subprocess.Popen(
-        CLI
-        + ["serve", "--listen", runner, "--history-address", history]
-        + ["--auth-token-file", _token_file(tmp_path, "auth", token)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    auth = _token_file(tmp_path, "auth", token)
+    process = start_serve(
+        ["--listen", runner, "--history-address", history, "--auth-token-file", auth], tmp_path
     )
     try:
         wait_serving(history)
@@ -160,7 +152,7 @@ def test_serve_all_with_an_auth_token_file_records_runs_and_keeps_the_token_out_
         ran = client("run", "tiny", "--auth-token", token)
         refused = client("run", "tiny", "--auth-token", "wrong")
     finally:
-        stderr = _stop(process)
+        stderr = stop(process)
 
     assert token.encode() not in command_line
     assert applied.returncode == 0, applied.stderr
