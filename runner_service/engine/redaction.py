@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 MASK = "***"
+
+PATTERN_CACHE_SIZE = 64
+"""Sets of secrets whose patterns are kept compiled."""
 
 MIN_BASE64_CORE = 8
 """Shortest base64 core of an embedded secret that is masked; shorter ones would hit unrelated text."""
@@ -55,21 +59,10 @@ class Redactor:
         Args:
             secret_values: The runtime secrets' values; empty ones are ignored.
         """
-        values = {str(value) for value in secret_values if value is not None and str(value)}
-        ordered = sorted(values, key=lambda value: (-len(value), value))
-        literals = sorted(
-            {*values, *(form for value in values for form in (*base64_forms(value), *_mangled(value)))},
-            key=lambda form: (-len(form), form),
-        )
+        values = frozenset(str(value) for value in secret_values if value is not None and str(value))
         self.active = bool(values)
         """False when there is no secret to mask."""
-        # Two passes keep the common case cheap. An escaped form always holds %, \, & or +,
-        # so text without them (most text) skips the escape pattern; the raw and base64 forms are
-        # literals, looked for with `in` (C string search) before any regular expression runs.
-        self._escaped = re.compile("|".join(b for value in ordered for b in encoded_patterns(value)))
-        self._literal = re.compile("|".join(map(re.escape, literals)))
-        # A literal form holding a shorter one needs no search of its own.
-        self._needles = tuple(form for form in literals if not any(o in form for o in literals if o != form))
+        self._escaped, self._literal, self._needles = _patterns(values)
 
     def redact(self, value: Any) -> Any:
         """`value` with every secret masked, as new containers (keys are masked too).
@@ -107,6 +100,30 @@ class Redactor:
         return value
 
 
+_Patterns = tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]]
+
+
+@lru_cache(maxsize=PATTERN_CACHE_SIZE)
+def _patterns(values: frozenset[str]) -> _Patterns:
+    """The escaped-forms pattern, the literal-forms pattern and the literals to look for first.
+
+    Two passes keep the common case cheap. An escaped form always holds %, \\, & or +, so text
+    without them (most text) skips the escape pattern; the raw and base64 forms are literals,
+    looked for with `in` (C string search) before any regular expression runs. Cached: building
+    the patterns of a hostile secret takes milliseconds, and runs often share their secrets (the
+    compiled patterns hold the secrets either way, in `re`'s own cache).
+    """
+    ordered = sorted(values, key=lambda value: (-len(value), value))
+    literals = sorted(
+        {*values, *(form for value in values for form in (*base64_forms(value), *_mangled(value)))},
+        key=lambda form: (-len(form), form),
+    )
+    escaped = re.compile("|".join(branch for value in ordered for branch in encoded_patterns(value)))
+    # A literal form holding a shorter one needs no search of its own.
+    needles = tuple(form for form in literals if not any(o in form for o in literals if o != form))
+    return escaped, re.compile("|".join(map(re.escape, literals))), needles
+
+
 def encoded_patterns(secret: str) -> list[str]:
     """Regular expressions that together match `secret` with each character in any of its encodings.
 
@@ -120,22 +137,28 @@ def encoded_patterns(secret: str) -> list[str]:
 
 
 def _char_forms(char: str) -> set[str]:
-    """Regular expressions for one character: itself and its escapes."""
+    """Regular expressions for one character: itself and its escapes.
+
+    ASCII letters and digits are left as they are by every encoder but base64, so they match only
+    themselves: most of a typical secret's pattern stays literal, cheap to compile and to match.
+    """
+    if char.isascii() and char.isalnum():
+        return {char}
     code = ord(char)
     utf8 = char.encode()
     forms = {re.escape(char), "".join("%" + _hex(byte, 2) for byte in utf8)}
     forms.update(map(re.escape, _ESCAPES.get(char, ())))
     if char == " ":
         forms.add(r"\+")
-    if not (char.isascii() and char.isalnum()):  # tojson writes ' < > & as \u0027 …
-        if code <= 0xFF:
-            forms.add(r"\\x" + _hex(code, 2))
-        if code <= 0xFFFF:
-            forms.add(r"\\u" + _hex(code, 4))
-        else:
-            high, low = divmod(code - 0x10000, 0x400)
-            forms.add(r"\\u" + _hex(0xD800 + high, 4) + r"\\u" + _hex(0xDC00 + low, 4))
-            forms.add(r"\\U" + _hex(code, 8))
+    # repr's \xHH and JSON's \u00HH; tojson writes ' < > & as \u0027 …
+    if code <= 0xFF:
+        forms.add(r"\\(?:x|u00)" + _hex(code, 2))
+    elif code <= 0xFFFF:
+        forms.add(r"\\u" + _hex(code, 4))
+    else:
+        high, low = divmod(code - 0x10000, 0x400)
+        forms.add(r"\\u" + _hex(0xD800 + high, 4) + r"\\u" + _hex(0xDC00 + low, 4))
+        forms.add(r"\\U" + _hex(code, 8))
     if code >= 0x80:
         forms.add("".join(r"\\x" + _hex(byte, 2) for byte in utf8))  # repr of the bytes
     return forms

@@ -24,7 +24,6 @@ from resumeflow.v1 import (
 from resumeflow_core.rpc.security import Security
 from runner_service.server import RunnerServer, start_runner_server
 
-
 RUNNER_TOKEN = "runner-only-token"
 """The runner credential of services started with client auth and no runner token of their own."""
 
