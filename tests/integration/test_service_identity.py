@@ -118,9 +118,10 @@ async def test_the_runner_token_is_permission_denied_on_client_calls(
 
 
 async def test_with_client_auth_and_no_runner_token_the_writes_are_refused_and_a_runner_cannot_start(
-    sqlite_database_url: str,
+    sqlite_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = await _history(sqlite_database_url, Security(auth_token=CLIENT))
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING" and "--runner-token" in r.getMessage()]
     address = f"127.0.0.1:{server.port}"
     try:
         async with grpc.aio.insecure_channel(address) as channel:
