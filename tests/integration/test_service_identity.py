@@ -121,7 +121,8 @@ async def test_with_client_auth_and_no_runner_token_the_writes_are_refused_and_a
     sqlite_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = await _history(sqlite_database_url, Security(auth_token=CLIENT))
-    [warning] = [r for r in caplog.records if r.levelname == "WARNING" and "--runner-token" in r.getMessage()]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "--runner-token" in r.getMessage()]
+    assert len(warnings) == 1
     address = f"127.0.0.1:{server.port}"
     try:
         async with grpc.aio.insecure_channel(address) as channel:
