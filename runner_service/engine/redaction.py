@@ -37,9 +37,11 @@ _ESCAPES: dict[str, tuple[str, ...]] = {
 class Redactor:
     """Masks every occurrence of each secret value, in strings nested anywhere in dicts and lists.
 
-    One compiled pattern matches every secret in any of its encodings, built once per run:
+    Two compiled patterns (escaped forms, literal forms; see `_patterns`), built once per run and
+    cached per set of secrets, match every secret in any of these forms:
 
-    - each character of a secret may appear as itself, percent-encoded (`quote`, `quote_plus`:
+    - each character other than an ASCII letter or digit (which every encoder but base64 leaves
+      alone, and which only match themselves) may appear as itself, percent-encoded (`quote`, `quote_plus`:
       `%XX` of each UTF-8 byte in either hex case, `+` for a space), JSON-escaped (`\\"`, `\\/`,
       `\\uXXXX`, surrogate pairs; `ensure_ascii` or not), repr-escaped (`\\'`, `\\xHH`, `\\uXXXX`,
       `\\UXXXXXXXX`, and a bytes repr's `\\xHH` per UTF-8 byte) or HTML-escaped; the forms may mix,
