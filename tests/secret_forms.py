@@ -41,9 +41,16 @@ def secret_encodings(secret: str) -> dict[str, str]:
 
 
 def leaked(text: str | bytes, secret: str = HOSTILE_SECRET) -> list[str]:
-    """The names of the encodings of `secret` found in `text` (bytes are searched as UTF-8)."""
-    found = []
-    for name, form in secret_encodings(secret).items():
-        if (form.encode() in text) if isinstance(text, bytes) else (form in text):
-            found.append(name)
-    return found
+    """The names of the encodings of `secret` found in `text` (bytes are searched as UTF-8), also
+    of the secret as a server reads it when its `+` arrived unencoded in a query (a space)."""
+    forms = secret_encodings(secret)
+    if "+" in secret:
+        forms.update(
+            {
+                f"{name} (+ as space)": form
+                for name, form in secret_encodings(secret.replace("+", " ")).items()
+            }
+        )
+    return [
+        name for name, form in forms.items() if (form.encode() if isinstance(text, bytes) else form) in text
+    ]

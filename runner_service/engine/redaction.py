@@ -21,6 +21,7 @@ MIN_BASE64_CORE = 8
 _ESCAPES: dict[str, tuple[str, ...]] = {
     '"': ('\\"', "&quot;", "&#34;", "&#x22;"),
     "'": ("\\'", "&#39;", "&#x27;"),
+    "+": (" ", "%20"),  # read as a space by a server it reached unencoded, then re-encoded
     "\\": ("\\\\",),
     "/": ("\\/",),
     "&": ("&amp;",),
@@ -46,7 +47,8 @@ class Redactor:
       `\\uXXXX`, surrogate pairs; `ensure_ascii` or not), repr-escaped (`\\'`, `\\xHH`, `\\uXXXX`,
       `\\UXXXXXXXX`, and a bytes repr's `\\xHH` per UTF-8 byte) or HTML-escaped; the forms may mix,
       as when an HTTP library percent-encodes only some characters of a URL;
-    - the secret with each `+` read as a space, as a server decodes a query sent without encoding;
+    - the secret with each `+` read as a space, as a server decodes a query it got unencoded, in
+      any of these forms too;
     - base64 of the UTF-8 bytes, standard and URL-safe, with and without padding, and, for a secret
       embedded in a longer base64 text (`user:secret` in Basic auth), the characters that depend
       on the secret alone at each of the three byte alignments (at least MIN_BASE64_CORE of them).
@@ -117,7 +119,12 @@ def _patterns(values: frozenset[str]) -> _Patterns:
     """
     ordered = sorted(values, key=lambda value: (-len(value), value))
     literals = sorted(
-        {*values, *(form for value in values for form in (*base64_forms(value), *_mangled(value)))},
+        {
+            form
+            for value in values
+            for variant in (value, *_mangled(value))
+            for form in (variant, *base64_forms(variant))
+        },
         key=lambda form: (-len(form), form),
     )
     escaped = re.compile("|".join(branch for value in ordered for branch in encoded_patterns(value)))

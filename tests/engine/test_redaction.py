@@ -84,3 +84,12 @@ def test_ordinary_text_is_left_alone() -> None:
 def test_jinja_tojson_escapes_are_masked() -> None:
     # tojson writes ' < > & as \u0027 and so on, to be safe inside HTML.
     assert Redactor(["a'b<c"]).text('"a\\u0027b\\u003cc"') == '"***"'
+
+
+def test_a_secret_whose_plus_a_server_read_as_a_space_is_masked_in_every_encoding() -> None:
+    # httpx sends + unencoded in a query; the server decodes it as a space and may echo it back.
+    as_read = HOSTILE_SECRET.replace("+", " ")
+    redactor = Redactor([HOSTILE_SECRET])
+
+    for name, form in secret_encodings(as_read).items():
+        assert redactor.text(f"<{form}>") == "<***>", name
