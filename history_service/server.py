@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from history_service.history import History
@@ -9,6 +10,8 @@ from history_service.servicer import HistoryServicer, add_to_server
 from resumeflow.v1 import history_service_pb2
 from resumeflow_core.rpc.security import Security
 from resumeflow_core.rpc.server import BuiltServer, build_server
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = history_service_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name
 DEFAULT_ADDRESS = "127.0.0.1:50052"
@@ -43,6 +46,11 @@ async def start_history_server(
     Raises:
         UnavailableError: The database is unreachable or the address cannot be bound.
     """
+    if security is not None and security.auth_token and not security.runner_token:
+        log.warning(
+            "--auth-token without --runner-token: no runner can record runs here "
+            "(CreateRun, AppendEvents, FinishRun, HeartbeatRun are refused to client tokens)"
+        )
     history = await History.open(database_url)
     try:
         built = build_server(

@@ -12,6 +12,7 @@ Hierarchy::
     ├── FailedPreconditionError         the request is valid but the state forbids it
     ├── ConflictError                   a concurrent change won (gRPC ABORTED)
     ├── UnauthenticatedError
+    ├── PermissionDeniedError           a valid credential that may not make this call
     └── UnavailableError                a dependency (the history service, the database) is down
 
 `rpc.errors` maps each class to a gRPC status code; servicers never pick codes themselves.
@@ -105,6 +106,10 @@ class ConflictError(ResumeflowError):
 
 class UnauthenticatedError(ResumeflowError):
     default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(ResumeflowError):
+    default_reason = "PERMISSION_DENIED"
 
 
 class UnavailableError(ResumeflowError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -185,7 +186,7 @@ def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any]
     if not isinstance(expression, str):
         return expression
     renderer = _Renderer(context, extra)
-    with _errors():
+    with _errors(expression, secret=bool(context.secrets)):
         return _compile_expression(expression)(renderer.scope())
 
 
@@ -259,7 +260,7 @@ class _Renderer:
         if isinstance(value, str):
             if not _has_markers(value):
                 return value  # the fast path: no Jinja involved
-            with _errors():
+            with _errors(value, secret=bool(self._context.secrets)):
                 return _compile_template(value)(self.scope())
         if isinstance(value, Mapping):
             return {key: self._child(key, item) for key, item in value.items()}
@@ -277,11 +278,12 @@ class _Renderer:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(source: str = "", *, secret: bool = False) -> Iterator[None]:
     """Turn whatever compiling or evaluating a template raises into TemplateError.
 
     Cases: (1) syntax errors; (2) undefined names and sandbox violations; (3) anything else the
-    expression itself raises (`1 / 0`, `'a' + 1`).
+    expression itself raises (`1 / 0`, `'a' + 1`). With `secret` (the run has secrets), the
+    messages of (2) and (3) go through `_withheld`.
     """
     try:
         yield
@@ -291,9 +293,34 @@ def _errors() -> Iterator[None]:
         where = f" (line {exc.lineno})" if exc.lineno > 1 else ""
         raise TemplateError(f"template syntax error: {exc.message}{where}") from exc
     except jinja2.TemplateError as exc:  # case (2)
-        raise TemplateError(exc.message or type(exc).__name__) from exc
+        raise TemplateError(_withheld(exc, exc.message or type(exc).__name__, source, secret)) from exc
     except Exception as exc:  # case (3)
-        raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
+        raise TemplateError(_withheld(exc, f"{type(exc).__name__}: {exc}", source, secret)) from exc
+
+
+# The messages of an undefined name and of a sandbox refusal; the name as repr() quotes it.
+_NAMING = re.compile(
+    r"""(?:access to attribute )?('[^']*'|"[^"]*")(?: is undefined| of a \w+ is not allowed)"""
+)
+_SOURCE_SHOWN = 200  # characters of a template quoted in place of a withheld message
+
+
+def _withheld(error: Exception, message: str, source: str, secret: bool) -> str:
+    """`message`, unless it may quote a value computed from a secret: then the template instead.
+
+    An evaluation error's text may quote any value the template computed (a key it looked up, a
+    string it could not convert), and a value built from a secret is masked by the runner only
+    while it keeps the secret whole and in a known encoding. So in a run with secrets only the
+    message of an undefined name or a sandbox refusal, naming what the template itself spells, is
+    kept.
+    """
+    if not secret or message == _NO_PREV._undefined_hint:
+        return message
+    named = _NAMING.fullmatch(message)
+    if named is not None and all(word in source for word in re.findall(r"\w+", named.group(1))):
+        return message
+    shown = source if len(source) <= _SOURCE_SHOWN else source[:_SOURCE_SHOWN] + "…"
+    return f"{type(error).__name__} in template {shown!r} (details withheld: the run has secrets)"
 
 
 _Compiled = Callable[[dict[str, Any]], Any]

@@ -10,6 +10,7 @@ import grpc
 from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
 from resumeflow_core.cache import BoundedCache
+from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
 from resumeflow_core.lineage import FailedNode, LineageContext
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.rpc import convert
@@ -18,6 +19,7 @@ from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
 CALL_TIMEOUT = 30.0  # seconds for one unary call to the history service
+CREDENTIAL_CHECK_TIMEOUT = 5.0  # seconds the start-up check of the runner credential may take
 WORKFLOW_CACHE_SIZE = 256  # converted workflow versions kept in memory
 
 
@@ -118,6 +120,25 @@ class HistoryClient:
         convert.add_node_results(request.node_results, node_results)
         response = await self._call(self._stub.FinishRun, request)
         return convert.run_from_proto(response.run)
+
+    async def check_credential(self) -> None:
+        """Make sure the history accepts this runner's writes, with a heartbeat of no run at all.
+
+        The history checks the credential before it reads the request, so any other answer (the
+        empty run id is INVALID_ARGUMENT, and touches no data) means the writes will be accepted.
+
+        Raises:
+            UnauthenticatedError: The history does not know the runner's token.
+            PermissionDeniedError: The runner sends a client token, not the runner token.
+            UnavailableError: The history cannot be reached.
+        """
+        request = pb.HeartbeatRunRequest(run_id="", runner_id="credential-check")
+        try:
+            await self._stub.HeartbeatRun(request, timeout=CREDENTIAL_CHECK_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            error = from_rpc_error(exc)
+            if isinstance(error, UnauthenticatedError | PermissionDeniedError | UnavailableError):
+                raise error from exc
 
     async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool:
         request = pb.HeartbeatRunRequest(

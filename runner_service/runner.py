@@ -143,6 +143,7 @@ class Runner:
             max_concurrency=request.max_concurrency or self._default_concurrency,
             preset=launch.preset,
             initial_variables=launch.initial_variables,
+            redactor=redactor,
         )
         session = RunSession(
             stored,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
+from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
 from runner_service.history_client import HistoryClient
 from runner_service.runner import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ACTIVE_RUNS, Runner
 from runner_service.servicer import RunnerServicer
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = runner_service_pb2.DESCRIPTOR.services_by_name["RunnerService"].full_name
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -49,10 +53,17 @@ async def start_runner_server(
 
     Raises:
         UnavailableError: The address cannot be bound.
+        UnauthenticatedError, PermissionDeniedError: The history refuses the runner's credential.
     """
     channel = open_channel(history_address, history_security)
+    history = HistoryClient(channel)
+    try:
+        await _check_credential(history, history_address)
+    except BaseException:
+        await channel.close()
+        raise
     runner = Runner(
-        HistoryClient(channel),
+        history,
         lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,
         max_active_runs=max_active_runs,
     )
@@ -71,3 +82,21 @@ async def start_runner_server(
         await channel.close()
         raise
     return RunnerServer(built, runner, channel)
+
+
+async def _check_credential(history: HistoryClient, address: str) -> None:
+    """Refuse to start with a credential the history would refuse every run's records with.
+
+    A history that is not up yet is no reason to fail: the runner rides through outages.
+    """
+    try:
+        await history.check_credential()
+    except UnavailableError as error:
+        log.warning("cannot check the runner credential: history at %s is unreachable (%s)", address, error)
+    except (UnauthenticatedError, PermissionDeniedError) as error:
+        needs = "the runner token" if isinstance(error, PermissionDeniedError) else "a token it knows"
+        message = (
+            f"the history service at {address} refuses this runner's writes ({error.reason}: it needs "
+            f"{needs}); start the runner with the history's --runner-token (RESUMEFLOW_RUNNER_TOKEN)"
+        )
+        raise type(error)(message, reason=error.reason) from error

@@ -24,6 +24,7 @@ _CODE_BY_ERROR: Mapping[type[errors.ResumeflowError], grpc.StatusCode] = {
     errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ConflictError: grpc.StatusCode.ABORTED,
     errors.UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
     errors.UnavailableError: grpc.StatusCode.UNAVAILABLE,
 }
 _ERROR_BY_CODE: Mapping[grpc.StatusCode, type[errors.ResumeflowError]] = {

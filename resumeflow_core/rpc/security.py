@@ -10,11 +10,27 @@ from typing import Any
 
 import grpc
 
-from resumeflow_core.errors import UnauthenticatedError
+from resumeflow_core.errors import PermissionDeniedError, ResumeflowError, UnauthenticatedError
 from resumeflow_core.rpc.errors import to_rpc_status
 
 # Load balancers and orchestrators probe health without credentials.
 UNAUTHENTICATED_SERVICES = ("/grpc.health.v1.Health/",)
+
+_HISTORY = "/resumeflow.v1.HistoryService/"
+RUNNER_WRITES = frozenset(
+    _HISTORY + name for name in ("CreateRun", "AppendEvents", "FinishRun", "HeartbeatRun")
+)
+"""The runner-facing writes: they need the runner credential (SPEC §11)."""
+RUNNER_READS = frozenset(
+    _HISTORY + name
+    for name in ("GetWorkflow", "GetRun", "GetLatestFailed", "GetLineageContext", "WatchRun", "RequestCancel")
+)
+"""The other history calls a runner makes (runner_service.history_client): either credential may."""
+ANY_CREDENTIAL_SERVICES = ("/grpc.reflection.",)
+"""Reflection describes the API to any caller that holds a credential."""
+
+RUNNER_CREDENTIAL_REQUIRED = "RUNNER_CREDENTIAL_REQUIRED"
+CLIENT_CREDENTIAL_REQUIRED = "CLIENT_CREDENTIAL_REQUIRED"
 
 
 @dataclass(frozen=True)
@@ -22,7 +38,11 @@ class Security:
     """How a service authenticates callers and encrypts traffic; all optional."""
 
     auth_token: str = ""
-    """When set, every call must carry `authorization: Bearer <token>`."""
+    """When set, every call must carry `authorization: Bearer <token>` (or the runner token, for
+    the calls a runner makes)."""
+    runner_token: str = ""
+    """Server: the token the runner-facing writes need (with none, they need nothing unless
+    `auth_token` is set, and then are refused). Channel: sent instead of `auth_token`."""
     tls_cert: str = ""
     """Path of the PEM certificate chain the server presents."""
     tls_key: str = ""
@@ -39,14 +59,29 @@ class Security:
         return grpc.ssl_server_credentials([pair])
 
     def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        return [BearerTokenInterceptor(self.auth_token)] if self.auth_token else []
+        if not (self.auth_token or self.runner_token):
+            return []
+        return [BearerTokenInterceptor(self.auth_token, runner_token=self.runner_token)]
+
+    @property
+    def channel_token(self) -> str:
+        """The token a channel sends: the runner's own credential when it has one."""
+        return self.runner_token or self.auth_token
 
 
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
-    """Rejects calls without the right bearer token with UNAUTHENTICATED."""
+    """Checks the bearer token of every call against what the method needs.
 
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+    Cases: (1) health, and methods this server lacks: nothing; (2) a runner-facing write: the
+    runner token, PERMISSION_DENIED for the client token; (3) the runner's reads and reflection:
+    either token; (4) every other call: the client token, PERMISSION_DENIED for the runner token.
+    A missing or unknown token is UNAUTHENTICATED; a side with no token configured is open,
+    except that the writes are refused to clients when only the client token is configured.
+    """
+
+    def __init__(self, token: str, *, runner_token: str = "") -> None:
+        self._client = f"Bearer {token}".encode() if token else None
+        self._runner = f"Bearer {runner_token}".encode() if runner_token else None
 
     async def intercept_service(
         self,
@@ -55,26 +90,53 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         method = handler_call_details.method or ""
         handler = await continuation(handler_call_details)
-        if (
-            handler is None
-            or method.startswith(UNAUTHENTICATED_SERVICES)
-            or self._authorized(handler_call_details)
-        ):
+        if handler is None or method.startswith(UNAUTHENTICATED_SERVICES):  # case (1)
             return handler
-        return _rejecting(handler)
+        refusal = self._refusal(method, _bearer(handler_call_details))
+        return handler if refusal is None else _rejecting(handler, refusal)
 
-    def _authorized(self, details: grpc.HandlerCallDetails) -> bool:
-        for key, value in details.invocation_metadata or ():
-            if key == "authorization":
-                given = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(given, self._expected)
-        return False
+    def _refusal(self, method: str, given: bytes | None) -> ResumeflowError | None:
+        client, runner = _matches(given, self._client), _matches(given, self._runner)
+        if method in RUNNER_WRITES:  # case (2)
+            if runner or (self._runner is None and self._client is None):
+                return None
+            if client:
+                unset = " (this service has none configured)" if self._runner is None else ""
+                return PermissionDeniedError(
+                    f"{method.rsplit('/', 1)[1]} is a runner-facing write: it needs the runner token "
+                    f"(--runner-token){unset}, not a client token",
+                    reason=RUNNER_CREDENTIAL_REQUIRED,
+                )
+            return _unauthenticated()
+        if self._client is None or client:
+            return None
+        if method in RUNNER_READS or method.startswith(ANY_CREDENTIAL_SERVICES):  # case (3)
+            return None if runner else _unauthenticated()
+        if runner:  # case (4)
+            return PermissionDeniedError(
+                "the runner token may only make the calls a runner makes; use a client token",
+                reason=CLIENT_CREDENTIAL_REQUIRED,
+            )
+        return _unauthenticated()
 
 
-def _rejecting(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    status = to_rpc_status(
-        UnauthenticatedError("missing or wrong bearer token in the 'authorization' metadata")
-    )
+def _bearer(details: grpc.HandlerCallDetails) -> bytes | None:
+    for key, value in details.invocation_metadata or ():
+        if key == "authorization":
+            return value.encode() if isinstance(value, str) else value
+    return None
+
+
+def _matches(given: bytes | None, expected: bytes | None) -> bool:
+    return given is not None and expected is not None and hmac.compare_digest(given, expected)
+
+
+def _unauthenticated() -> UnauthenticatedError:
+    return UnauthenticatedError("missing or wrong bearer token in the 'authorization' metadata")
+
+
+def _rejecting(handler: grpc.RpcMethodHandler, error: ResumeflowError) -> grpc.RpcMethodHandler:
+    status = to_rpc_status(error)
 
     async def reject_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort_with_status(status)
@@ -130,7 +192,8 @@ CHANNEL_OPTIONS = [
 def open_channel(address: str, security: Security | None = None) -> grpc.aio.Channel:
     """An aio channel to `address` with the token and TLS settings of `security`."""
     security = security or Security()
-    interceptors = [_TokenInterceptor(security.auth_token)] if security.auth_token else None
+    token = security.channel_token
+    interceptors = [_TokenInterceptor(token)] if token else None
     if security.tls or security.tls_ca:
         roots = Path(security.tls_ca).read_bytes() if security.tls_ca else None
         credentials = grpc.ssl_channel_credentials(root_certificates=roots)

@@ -73,6 +73,7 @@ class Executor:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         preset: Mapping[str, NodeResult] | None = None,
         initial_variables: Mapping[str, Any] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         """Prepare one run; nothing executes before `run()` is iterated.
 
@@ -89,12 +90,13 @@ class Executor:
             preset: Results of nodes terminal before the run starts (resume); they produce no
                 transitions, and their outputs are visible to templates.
             initial_variables: Variables to start from (resume: rebuilt from the lineage).
+            redactor: The run's redactor of `secrets`, when the caller has built it already.
         """
         preset = preset or {}
         self._plan = plan
         self._registry = registry
         self._http = http_client
-        self._redactor = Redactor(secrets.values())
+        self._redactor = redactor or Redactor(secrets.values())
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         # The context owns these dicts; the executor then adds outputs and variables in place.
         self._context = TemplateContext(
@@ -225,7 +227,7 @@ class Executor:
             self._record(*task.result())
             return
         # A bug outside the boundary (in the engine itself): still a clean node failure.
-        failure = NodeError(NODE_ERROR, _describe(error))
+        failure = NodeError(NODE_ERROR, self._describe(error))
         self._record(self._finished(node_id, NodeStatus.FAILED, failure), None)
 
     async def _abandon(self) -> None:
@@ -284,9 +286,19 @@ class Executor:
             if deadline is not None and deadline.expired():  # case (3)
                 return NodeError(TIMEOUT, f"attempt {attempt} timed out after {node.timeout:g} s")
             # case (4): a TimeoutError of the node's own
-            return NodeError(NODE_ERROR, _describe(error))
+            return NodeError(NODE_ERROR, self._describe(error))
         except Exception as error:  # noqa: BLE001 - case (4): the boundary catches all by design
-            return NodeError(NODE_ERROR, _describe(error))
+            return NodeError(NODE_ERROR, self._describe(error))
+
+    def _describe(self, error: BaseException) -> str:
+        """An unexpected exception's type and text; in a run with secrets, its type alone.
+
+        The text may quote any value the node handled, and a value built from a secret is masked
+        only while it holds the whole secret in a known encoding (a prefix or a changed case is not).
+        """
+        if self._redactor.active:
+            return f"{type(error).__name__} (details withheld: the run has secrets)"
+        return _describe(error)
 
     def _node_type(self, node: Node) -> NodeType:
         node_type = self._registry.get(node.type)

@@ -209,8 +209,34 @@ def test_a_syntax_error_raises_template_error(context: TemplateContext, template
     assert failure(template, context).message.startswith("template syntax error")
 
 
-def test_a_failing_expression_raises_template_error(context: TemplateContext) -> None:
-    assert failure("{{ 1 / 0 }}", context).message == "ZeroDivisionError: division by zero"
+def test_a_failing_expression_raises_template_error() -> None:
+    assert failure("{{ 1 / 0 }}", TemplateContext()).message == "ZeroDivisionError: division by zero"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        pytest.param("{{ vars[secrets.api_key] }}", id="undefined-key-from-a-secret"),
+        pytest.param("{{ vars[secrets.api_key[:3]] }}", id="undefined-key-from-part-of-a-secret"),
+        pytest.param("{{ secrets.api_key | int + none }}", id="exception-text"),
+        pytest.param("{{ vars.name ~ secrets.api_key | attr(secrets.api_key) }}", id="attr-filter"),
+    ],
+)
+def test_in_a_run_with_secrets_an_evaluation_error_names_the_template_not_the_values(
+    context: TemplateContext, template: str
+) -> None:
+    error = failure({"headers": {"X": template}}, context)
+
+    assert "k-1" not in error.message
+    assert error.message.endswith(f"in template {template!r} (details withheld: the run has secrets)")
+    assert str(error).startswith("headers.X: ")
+
+
+def test_in_a_run_with_secrets_an_undefined_name_the_template_spells_is_still_named(
+    context: TemplateContext,
+) -> None:
+    assert failure("{{ secrets['Y-Token'] }}", context).message == "\"secrets['Y-Token']\" is undefined"
+    assert failure("{{ vars.nope }}", context).message == "'vars.nope' is undefined"
 
 
 def test_extra_names_are_in_scope_and_named_when_missing(

@@ -477,12 +477,10 @@ async def test_secrets_are_masked_in_outputs_variables_errors_and_messages(
     retry_note = next(t.message for t in transitions if t.node_id == "flaky" and t.attempt == 2)
     assert retry_note == "retrying after FLAKY: attempt 1 failed with ***"
     bad = terminal(transitions)["bad"]
-    assert bad.message == "NODE_ERROR: RuntimeError: kaboom ***"
-    assert (
-        bad.result is not None
-        and bad.result.error is not None
-        and bad.result.error.message == "RuntimeError: kaboom ***"
-    )
+    # An unexpected exception's text may quote part of a secret, which no mask would catch.
+    withheld = "RuntimeError (details withheld: the run has secrets)"
+    assert bad.message == f"NODE_ERROR: {withheld}"
+    assert bad.result is not None and bad.result.error is not None and bad.result.error.message == withheld
     assert executor.variables == {"header": "Bearer ***"}
 
 

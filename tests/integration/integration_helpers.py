@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -23,6 +23,9 @@ from resumeflow.v1 import (
 )
 from resumeflow_core.rpc.security import Security
 from runner_service.server import RunnerServer, start_runner_server
+
+RUNNER_TOKEN = "runner-only-token"
+"""The runner credential of services started with client auth and no runner token of their own."""
 
 
 @dataclass
@@ -53,12 +56,15 @@ class Services:
 async def start_services(
     database_url: str, security: Security | None = None, **runner_options: Any
 ) -> Services:
-    history = await start_history_server("127.0.0.1:0", database_url, security=security)
+    history_security = security
+    if security is not None and security.auth_token and not security.runner_token:
+        history_security = replace(security, runner_token=RUNNER_TOKEN)  # as `serve all` does
+    history = await start_history_server("127.0.0.1:0", database_url, security=history_security)
     runner = await start_runner_server(
         "127.0.0.1:0",
         f"127.0.0.1:{history.port}",
         security=security,
-        history_security=security,
+        history_security=history_security,
         **runner_options,
     )
     history_channel = grpc.aio.insecure_channel(f"127.0.0.1:{history.port}")

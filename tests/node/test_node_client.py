@@ -113,10 +113,24 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], log: Path) -> N
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(runner address, history address) of `resumeflow serve` on free ports and a fresh SQLite."""
-    data = tmp_path_factory.mktemp("serve")
+    yield from _serve(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The same, requiring the bearer token AUTH_TOKEN, read from a file."""
+    data = tmp_path_factory.mktemp("guarded")
+    (data / "token").write_text(AUTH_TOKEN + "\n")
+    yield from _serve(data, "--auth-token-file", str(data / "token"))
+
+
+AUTH_TOKEN = "node-client-token"
+
+
+def _serve(data: Path, *options: str) -> Iterator[tuple[str, str]]:
     runner, history = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     log = data / "serve.log"
-    command = [sys.executable, "-m", "resumeflow_cli", "serve", "--listen", runner]
+    command = [sys.executable, "-m", "resumeflow_cli", "serve", "--listen", runner, *options]
     command += ["--history-address", history, "--database", f"sqlite+aiosqlite:///{data / 'history.db'}"]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, cwd=data, stdout=log_file, stderr=subprocess.STDOUT)
@@ -227,10 +241,13 @@ def shop_workflow(workflow_id: str) -> dict[str, object]:
     }
 
 
-def run_demo(node: str, services: tuple[str, str], workflow: Path, api: str, mode: str) -> str:
+def run_demo(
+    node: str, services: tuple[str, str], workflow: Path, api: str, mode: str, token: str = ""
+) -> str:
     runner, history = services
     command = [node, str(NODE_DIR / "demo.js"), "--workflow", str(workflow), "--env", f"api={api}"]
     command += ["--runner-address", runner, "--history-address", history, "--mode", mode, "--timeout", "30"]
+    command += ["--token", token] if token else []
     result = subprocess.run(command, capture_output=True, text=True, timeout=DEMO_TIMEOUT)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -297,3 +314,15 @@ def test_node_demo_runs_fails_shows_a_rejection_and_resumes_to_success(
     assert (calls["login"], calls["profile"], calls["orders"]) == (1, 2, 2)
     stored = next(node for node in runs[0].node_results if node.node_id == "login")
     assert stored.variables["token"] == "tok-1"
+
+
+def test_node_demo_works_against_services_that_require_a_token(
+    node: str, guarded: tuple[str, str], httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    shop_api(httpserver)
+    workflow = tmp_path / "workflow.json"
+    workflow.write_text(json.dumps(shop_workflow("node-client-token")))
+
+    output = run_demo(node, guarded, workflow, httpserver.url_for("").rstrip("/"), "all", token=AUTH_TOKEN)
+
+    assert output.splitlines()[-1] == "workflow node-client-token SUCCEEDED"

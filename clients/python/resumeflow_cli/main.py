@@ -73,7 +73,33 @@ def serve_command(
         typer.Option(
             "--auth-token",
             envvar="RESUMEFLOW_AUTH_TOKEN",
-            help="Require 'authorization: Bearer TOKEN' on every call; also sent to the history service.",
+            help="Require 'authorization: Bearer TOKEN' on client calls; the runner also sends it to history "
+            "unless it has --runner-token.",
+        ),
+    ] = "",
+    auth_token_file: Annotated[
+        str,
+        typer.Option(
+            "--auth-token-file",
+            envvar="RESUMEFLOW_AUTH_TOKEN_FILE",
+            help="A file holding the --auth-token (keeps it out of 'ps').",
+        ),
+    ] = "",
+    runner_token: Annotated[
+        str,
+        typer.Option(
+            "--runner-token",
+            envvar="RESUMEFLOW_RUNNER_TOKEN",
+            help="The runner credential: history requires it of the runner-facing writes, the runner "
+            "sends it. With 'all' and --auth-token, a random one is made when none is given.",
+        ),
+    ] = "",
+    runner_token_file: Annotated[
+        str,
+        typer.Option(
+            "--runner-token-file",
+            envvar="RESUMEFLOW_RUNNER_TOKEN_FILE",
+            help="A file holding the --runner-token.",
         ),
     ] = "",
     tls_cert: Annotated[
@@ -104,12 +130,18 @@ def serve_command(
     ] = 64,  # runner_service.runner.DEFAULT_MAX_ACTIVE_RUNS; not imported, to keep start-up fast
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
-    from resumeflow_cli.serve import ServeOptions, Which, serve
+    from resumeflow_cli.serve import ServeOptions, Which, read_token, serve
     from resumeflow_core.errors import ResumeflowError
     from resumeflow_core.rpc.security import Security
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     default_listen = "127.0.0.1:50052" if which == Service.HISTORY else "127.0.0.1:50051"
+    try:
+        auth_token = read_token(auth_token, auth_token_file, "--auth-token")
+        runner_token = read_token(runner_token, runner_token_file, "--runner-token")
+    except ResumeflowError as error:
+        typer.echo(f"resumeflow: {error.message}", err=True)
+        sys.exit(1)
     options = ServeOptions(
         which=Which(which.value),
         listen=listen or default_listen,
@@ -118,6 +150,7 @@ def serve_command(
         security=Security(auth_token=auth_token, tls_cert=tls_cert, tls_key=tls_key),
         history_security=Security(auth_token=auth_token, tls_ca=tls_ca, tls=bool(tls_ca or tls_cert)),
         max_active_runs=max_active_runs,
+        runner_token=runner_token,
     )
     try:
         asyncio.run(serve(options))

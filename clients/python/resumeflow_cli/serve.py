@@ -7,10 +7,13 @@ import contextlib
 import enum
 import gc
 import logging
+import secrets
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from history_service.server import HistoryServer, start_history_server
+from resumeflow_core.errors import InvalidArgumentError
 from resumeflow_core.rpc.security import Security
 from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
 from runner_service.server import RunnerServer, start_runner_server
@@ -33,17 +36,22 @@ class ServeOptions:
     security: Security
     history_security: Security
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
+    runner_token: str = ""
+    """What history requires of the runner-facing writes and the runner sends (see `_runner_token`)."""
 
 
 async def serve(options: ServeOptions) -> None:
     """Start the chosen services and run until SIGINT or SIGTERM."""
     history: HistoryServer | None = None
     runner: RunnerServer | None = None
+    runner_token = _runner_token(options)
     try:
         if options.which in (Which.ALL, Which.HISTORY):
             history_address = options.listen if options.which == Which.HISTORY else options.history_address
             history = await start_history_server(
-                history_address, options.database_url, security=options.security
+                history_address,
+                options.database_url,
+                security=replace(options.security, runner_token=runner_token),
             )
             log.info(
                 "history service listening on %s (database %s)",
@@ -55,7 +63,7 @@ async def serve(options: ServeOptions) -> None:
                 options.listen,
                 options.history_address,
                 security=options.security,
-                history_security=options.history_security,
+                history_security=replace(options.history_security, runner_token=runner_token),
                 max_active_runs=options.max_active_runs,
             )
             log.info(
@@ -68,6 +76,40 @@ async def serve(options: ServeOptions) -> None:
             await runner.stop()
         if history is not None:
             await history.stop()
+
+
+def _runner_token(options: ServeOptions) -> str:
+    """The runner credential: as given; with `all` and client auth but none given, a random one,
+    since the runner and the history that need it share this process.
+
+    Raises:
+        InvalidArgumentError: The runner token is the client token, which would let clients write.
+    """
+    token = options.runner_token
+    if token and token == options.security.auth_token:
+        raise InvalidArgumentError("--runner-token must differ from --auth-token: clients hold that one")
+    if not token and options.which == Which.ALL and options.security.auth_token:
+        token = secrets.token_urlsafe(32)
+    return token
+
+
+def read_token(token: str, path: str, option: str) -> str:
+    """A token given as a value or as the path of a file holding it (which keeps it out of `ps`).
+
+    Raises:
+        InvalidArgumentError: Both were given, or the file cannot be read or is empty.
+    """
+    if not path:
+        return token
+    if token:
+        raise InvalidArgumentError(f"give {option} or {option}-file, not both")
+    try:
+        read = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidArgumentError(f"cannot read {option}-file {path}: {error}") from error
+    if not read:
+        raise InvalidArgumentError(f"{option}-file {path} is empty")
+    return read
 
 
 def _freeze_startup_objects() -> None:
