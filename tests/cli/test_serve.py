@@ -157,7 +157,7 @@ def test_serve_all_with_an_auth_token_file_records_runs_and_keeps_the_token_out_
     assert token.encode() not in command_line
     assert applied.returncode == 0, applied.stderr
     assert ran.returncode == 0 and "SUCCEEDED" in ran.stdout, ran.stderr
-    assert refused.returncode == 2 and refused.stderr.startswith("UnauthenticatedError: ")
+    assert refused.returncode == 2 and refused.stderr.startswith("UNAUTHENTICATED: ")
     assert process.returncode == 0, stderr
 
 
