@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 
+from resumeflow_core.nodes.base import TIMEOUT as TIMEOUT  # re-exported: the engine's codes in one place
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
+from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.nodes.schema import INVALID_CONFIG
 from resumeflow_core.records import NodeError, NodeResult
@@ -31,7 +33,6 @@ INLINE_SLICE = 100
 """Inline nodes run between two yields to the event loop."""
 
 NODE_ERROR = "NODE_ERROR"
-TIMEOUT = "TIMEOUT"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
 UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
 NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG})
@@ -73,6 +74,7 @@ class Executor:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         preset: Mapping[str, NodeResult] | None = None,
         initial_variables: Mapping[str, Any] | None = None,
+        http_settings: HttpSettings | None = None,
     ) -> None:
         """Prepare one run; nothing executes before `run()` is iterated.
 
@@ -89,11 +91,13 @@ class Executor:
             preset: Results of nodes terminal before the run starts (resume); they produce no
                 transitions, and their outputs are visible to templates.
             initial_variables: Variables to start from (resume: rebuilt from the lineage).
+            http_settings: The runner's http settings, handed to every node call.
         """
         preset = preset or {}
         self._plan = plan
         self._registry = registry
         self._http = http_client
+        self._http_settings = http_settings or HttpSettings()
         self._redactor = Redactor(secrets.values())
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         # The context owns these dicts; the executor then adds outputs and variables in place.
@@ -304,7 +308,14 @@ class Executor:
                 context,
             )
             config.update((key, node.config[key]) for key in late if key in node.config)
-        return NodeCall(node=node, config=config, attempt=attempt, context=context, http=self._http)
+        return NodeCall(
+            node=node,
+            config=config,
+            attempt=attempt,
+            context=context,
+            http=self._http,
+            http_settings=self._http_settings,
+        )
 
     def _prev(self, node_id: str) -> Any:
         taken = self._state.taken_parents(node_id)

@@ -8,9 +8,10 @@ import enum
 import gc
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from history_service.server import HistoryServer, start_history_server
+from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security
 from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
 from runner_service.server import RunnerServer, start_runner_server
@@ -33,6 +34,7 @@ class ServeOptions:
     security: Security
     history_security: Security
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
+    http_settings: HttpSettings = field(default_factory=HttpSettings)
 
 
 async def serve(options: ServeOptions) -> None:
@@ -57,6 +59,7 @@ async def serve(options: ServeOptions) -> None:
                 security=options.security,
                 history_security=options.history_security,
                 max_active_runs=options.max_active_runs,
+                http_settings=options.http_settings,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
