@@ -67,7 +67,8 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
         context = httpx.create_ssl_context(trust_env=False)
         super().__init__(verify=context, trust_env=False)
         # httpx 0.28 takes no network backend (encode/httpx#3749), so replace the pool it built
-        # with the same one over ours; tests/core/test_http_transport.py fails if this stops working.
+        # with the same one over ours; the policy tests of tests/core/test_http_safety.py fail if
+        # this stops working.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=MAX_CONNECTIONS,

@@ -16,6 +16,7 @@ import httpx
 from resumeflow_core.nodes.base import TIMEOUT as TIMEOUT  # re-exported: the engine's codes in one place
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.http_settings import HttpSettings
+from resumeflow_core.nodes.http_transport import DESTINATION_DENIED
 from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.nodes.schema import INVALID_CONFIG
 from resumeflow_core.records import NodeError, NodeResult
@@ -35,8 +36,9 @@ INLINE_SLICE = 100
 NODE_ERROR = "NODE_ERROR"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
 UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
-NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG})
-"""Failure codes no further attempt can fix: the node's definition is wrong."""
+NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED})
+"""Failure codes no further attempt can fix: the node's definition is wrong, or the runner's
+destination policy refuses it."""
 
 _NO_RETRY = RetryPolicy()
 
