@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ from resumeflow_core.nodes.schema import (
     ConfigCheck,
     is_integer,
     is_template,
-    number_setting,
 )
 from resumeflow_core.templates import TemplateError, evaluate
 
@@ -146,7 +146,7 @@ class _Spec:
         return cls(
             method=method,
             target=f"{method} {shown}",
-            timeout=number_setting(config, "timeout", DEFAULT_TIMEOUT),
+            timeout=_seconds(config.get("timeout", DEFAULT_TIMEOUT)),
             limit=limit,
             limit_key="config.max_response_bytes"
             if "max_response_bytes" in config
@@ -244,6 +244,17 @@ def _follow(value: Any) -> bool | str:
     if value == SAME_ORIGIN:
         return SAME_ORIGIN
     raise NodeFailure(INVALID_CONFIG, f"config.follow_redirects must be true, false or {SAME_ORIGIN!r}")
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        # The value is not quoted: it may have been rendered from a secret.
+        raise NodeFailure(INVALID_CONFIG, "config.timeout must be a number of seconds greater than 0")
+    return seconds
 
 
 def _whole(config: Mapping[str, Any], key: str, default: int, *, minimum: int) -> int:

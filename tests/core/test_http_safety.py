@@ -206,6 +206,31 @@ async def test_a_name_resolving_to_a_denied_address_is_refused() -> None:
     assert failed.code == "DESTINATION_DENIED" and "(--http-deny)" in failed.message
 
 
+@pytest.mark.parametrize(
+    ("url", "denied"),
+    [
+        pytest.param("http://[::1]:9/", "::1", id="ipv6-literal"),
+        pytest.param("http://2130706433:9/", "127.0.0.1", id="decimal-ipv4"),
+        pytest.param("http://127.1:9/", "127.0.0.1", id="short-ipv4"),
+    ],
+)
+async def test_odd_spellings_of_a_denied_address_are_refused(url: str, denied: str) -> None:
+    """The check sees the address the name resolves to, however the URL spells it (nothing
+    listens on port 9: a refusal proves the check came before any connection attempt)."""
+    failed = await failure({"url": url}, policy=DestinationPolicy.parse(deny=[denied]))
+
+    assert failed.code == "DESTINATION_DENIED"
+
+
+async def test_a_timeout_rendered_from_a_secret_is_not_quoted() -> None:
+    failed = await failure(
+        {"url": "http://127.0.0.1:9/", "timeout": "{{ secrets.key }}"}, secrets={"key": SECRET}
+    )
+
+    assert failed.code == "INVALID_CONFIG"
+    assert failed.message == "config.timeout must be a number of seconds greater than 0"
+
+
 async def test_the_backend_connects_to_the_checked_address_not_the_name() -> None:
     """Resolved once, checked, then connected by address: a second DNS answer cannot sneak in."""
     connected: list[str] = []

@@ -33,7 +33,9 @@ async def services(database_url: str) -> AsyncIterator[Services]:
 
 
 def one_call(url: str) -> workflow_pb2.Workflow:
-    nodes = [node("start", "start"), node("call", "http", url=url), node("end", "end")]
+    call = node("call", "http", url=url)
+    call.retry.max_attempts = 3  # only failures a retry could fix are retried
+    nodes = [node("start", "start"), call, node("end", "end")]
     return workflow("limits", nodes, [("start", "call"), ("call", "end")])
 
 
@@ -89,6 +91,7 @@ async def test_a_denied_destination_fails_the_node_without_a_connection_and_resu
     assert finished.status == RS.RUN_STATUS_FAILED
     result = call_result(stored)
     assert result.status == NS.NODE_STATUS_FAILED and result.error.code == "DESTINATION_DENIED"
+    assert result.attempts == 1  # a refusal is not retried
     assert "127.0.0.2 is in the denied network 127.0.0.2/32" in result.error.message
     assert latest.run.id == finished.id and [n.node_id for n in latest.failed_nodes] == ["call"]
     assert resumed.status == RS.RUN_STATUS_SUCCEEDED and resumed.resume_from_run_id == finished.id
