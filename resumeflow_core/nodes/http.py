@@ -135,6 +135,8 @@ class _Spec:
         shown = written if isinstance(written, str) else "config.url"
         shown = shown if len(shown) <= URL_CHARS else shown[: URL_CHARS - 1] + "…"
         method = str(config.get("method") or "GET").upper()
+        if method not in METHODS:
+            raise NodeFailure(INVALID_CONFIG, f"config.method must be one of {', '.join(sorted(METHODS))}")
         cap = call.http_settings.max_response_bytes
         limit = _whole(config, "max_response_bytes", cap, minimum=1)
         if limit > cap:

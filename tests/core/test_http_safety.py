@@ -222,6 +222,16 @@ async def test_odd_spellings_of_a_denied_address_are_refused(url: str, denied: s
     assert failed.code == "DESTINATION_DENIED"
 
 
+async def test_a_method_rendered_to_something_else_is_refused_unquoted() -> None:
+    failed = await failure(
+        {"url": "http://127.0.0.1:9/", "method": "{{ secrets.key }}"}, secrets={"key": SECRET}
+    )
+
+    assert failed.code == "INVALID_CONFIG" and failed.message.startswith(
+        "config.method must be one of DELETE"
+    )
+
+
 async def test_a_timeout_rendered_from_a_secret_is_not_quoted() -> None:
     failed = await failure(
         {"url": "http://127.0.0.1:9/", "timeout": "{{ secrets.key }}"}, secrets={"key": SECRET}
@@ -297,3 +307,30 @@ async def test_a_connection_failure_is_described_in_fixed_words() -> None:
 
     assert failed.code == "HTTP_ERROR"
     assert failed.message.endswith("failed: could not connect (Connection refused)")
+
+
+# --- config validation ---------------------------------------------------------------------------
+
+
+def test_the_new_keys_are_validated_when_the_workflow_is_stored() -> None:
+    problems = HttpNode().validate_config(
+        {"url": "http://x.test", "max_response_bytes": 0, "max_redirects": 21, "follow_redirects": "maybe"}
+    )
+
+    assert problems == [
+        ("max_response_bytes", "must be a whole number at least 1, or a template"),
+        ("max_redirects", "must be a whole number between 0 and 20, or a template"),
+        ("follow_redirects", "must be true, false or 'same-origin', or a template"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"max_response_bytes": 1024.0, "max_redirects": 0}, id="struct-floats"),
+        pytest.param({"follow_redirects": "same-origin"}, id="same-origin"),
+        pytest.param({"follow_redirects": False, "max_response_bytes": "{{ vars.cap }}"}, id="templates"),
+    ],
+)
+def test_valid_values_of_the_new_keys_pass(extra: dict[str, Any]) -> None:
+    assert HttpNode().validate_config({"url": "http://x.test", **extra}) == []
