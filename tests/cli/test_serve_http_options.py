@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from resumeflow_cli import serve as serve_module
 from resumeflow_cli.main import app
 from resumeflow_cli.serve import ServeOptions
+from resumeflow_core.limits import DEFAULT_MAX_RESPONSE_BYTES
 
 
 def test_the_http_options_and_their_environment_variables_reach_the_runner_settings(
@@ -35,7 +36,7 @@ def test_the_http_options_and_their_environment_variables_reach_the_runner_setti
     assert settings.policy.allow.networks == (ip_network("127.0.0.1/32"),)
 
 
-def test_the_defaults_are_a_10_mib_cap_and_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_defaults_are_the_core_10_mib_cap_and_no_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[ServeOptions] = []
 
     async def record(options: ServeOptions) -> None:
@@ -48,7 +49,7 @@ def test_the_defaults_are_a_10_mib_cap_and_no_rules(monkeypatch: pytest.MonkeyPa
 
     assert CliRunner().invoke(app, ["serve"]).exit_code == 0
     settings = seen[0].http_settings
-    assert settings.max_response_bytes == 10 * 1024 * 1024
+    assert settings.max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES == 10 * 1024 * 1024
     assert not settings.policy.allow and not settings.policy.deny
 
 
