@@ -10,3 +10,7 @@ DEFAULT_MAX_NODE_OUTPUT_BYTES = 1024 * 1024
 """A node's output plus the variables it writes, serialized, beyond which it fails
 OUTPUT_TOO_LARGE (`--max-node-output-bytes`). Far below MAX_MESSAGE_BYTES, so one node's result
 always fits in one message."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+"""The largest decoded body an http node reads (`--http-max-response-bytes`); a node may set a
+lower `max_response_bytes`. Beyond it the node fails RESPONSE_TOO_LARGE."""

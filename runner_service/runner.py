@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import (
     FailedPreconditionError,
@@ -23,6 +21,8 @@ from resumeflow_core.errors import (
     UnavailableError,
 )
 from resumeflow_core.lineage import LineageContext
+from resumeflow_core.nodes.http_settings import HttpSettings
+from resumeflow_core.nodes.http_transport import open_http_client
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
@@ -82,13 +82,15 @@ class Runner:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         default_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+        http_settings: HttpSettings | None = None,
     ) -> None:
         self._history = history
         self._registry = registry or default_registry()
         self.runner_id = runner_id or f"runner-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lease_seconds = lease_seconds
         self._default_concurrency = default_concurrency
-        self._http = httpx.AsyncClient(follow_redirects=True)
+        self._http_settings = http_settings or HttpSettings()
+        self._http = open_http_client(self._http_settings.policy)
         self._plans: BoundedCache[tuple[str, int], ExecutionPlan] = BoundedCache(PLAN_CACHE_SIZE)
         self._sessions: dict[str, RunSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -144,6 +146,7 @@ class Runner:
             preset=launch.preset,
             initial_variables=launch.initial_variables,
             redactor=redactor,
+            http_settings=self._http_settings,
         )
         session = RunSession(
             stored,

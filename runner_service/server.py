@@ -9,6 +9,7 @@ import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
 from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
+from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
 from runner_service.history_client import HistoryClient
@@ -48,6 +49,7 @@ async def start_runner_server(
     history_security: Security | None = None,
     lease_seconds: float | None = None,
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+    http_settings: HttpSettings | None = None,
 ) -> RunnerServer:
     """Connect to the history service, bind `address` and start serving.
 
@@ -66,6 +68,7 @@ async def start_runner_server(
         history,
         lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,
         max_active_runs=max_active_runs,
+        http_settings=http_settings,
     )
     try:
         built = build_server(

@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from resumeflow_core.nodes.http_settings import HttpSettings
+
 if TYPE_CHECKING:
     import httpx
 
     from resumeflow_core.templates import TemplateContext
     from resumeflow_core.workflow import Node
+
+
+TIMEOUT = "TIMEOUT"
+"""Failure code of an attempt over its time limit (the node's `timeout`, or an http node's own)."""
 
 
 class NodeFailure(Exception):
@@ -52,7 +58,9 @@ class NodeCall:
     context: TemplateContext
     """The template scope (`vars`, `env`, `secrets`, `nodes`, `prev`, `run`) for late keys."""
     http: httpx.AsyncClient
-    """A client shared by every node of the runner."""
+    """A client shared by every node of the runner; its connections pass the destination policy."""
+    http_settings: HttpSettings = field(default_factory=HttpSettings)
+    """The runner's http settings: the response cap and the destination policy."""
 
 
 class NodeType(abc.ABC):

@@ -87,6 +87,15 @@ class ConfigCheck:
         if not is_number(value) or value < minimum or (exclusive and value == minimum):
             self.add(key, f"must be a number {bound}, or a template")
 
+    def integer(self, key: str, *, minimum: int, maximum: int | None = None) -> None:
+        """Check an optional whole number in [minimum, maximum], or a template."""
+        value = self.value(key, required=False)
+        if value is None or is_template(value):
+            return
+        if not is_integer(value) or value < minimum or (maximum is not None and value > maximum):
+            bound = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            self.add(key, f"must be a whole number {bound}, or a template")
+
     def string(self, key: str, *, required: bool = False, choices: Iterable[str] = ()) -> None:
         """Check a non-empty string; `choices` (upper case) are matched case-insensitively."""
         value = self.value(key, required=required)

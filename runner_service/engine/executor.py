@@ -13,7 +13,10 @@ from typing import Any
 
 import httpx
 
+from resumeflow_core.nodes.base import TIMEOUT as TIMEOUT  # re-exported: the engine's codes in one place
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
+from resumeflow_core.nodes.http_settings import HttpSettings
+from resumeflow_core.nodes.http_transport import DESTINATION_DENIED
 from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.nodes.schema import INVALID_CONFIG
 from resumeflow_core.records import NodeError, NodeResult
@@ -31,11 +34,11 @@ INLINE_SLICE = 100
 """Inline nodes run between two yields to the event loop."""
 
 NODE_ERROR = "NODE_ERROR"
-TIMEOUT = "TIMEOUT"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
 UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
-NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG})
-"""Failure codes no further attempt can fix: the node's definition is wrong."""
+NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED})
+"""Failure codes no further attempt can fix: the node's definition is wrong, or the runner's
+destination policy refuses it."""
 
 _NO_RETRY = RetryPolicy()
 
@@ -74,6 +77,7 @@ class Executor:
         preset: Mapping[str, NodeResult] | None = None,
         initial_variables: Mapping[str, Any] | None = None,
         redactor: Redactor | None = None,
+        http_settings: HttpSettings | None = None,
     ) -> None:
         """Prepare one run; nothing executes before `run()` is iterated.
 
@@ -91,11 +95,13 @@ class Executor:
                 transitions, and their outputs are visible to templates.
             initial_variables: Variables to start from (resume: rebuilt from the lineage).
             redactor: The run's redactor of `secrets`, when the caller has built it already.
+            http_settings: The runner's http settings, handed to every node call.
         """
         preset = preset or {}
         self._plan = plan
         self._registry = registry
         self._http = http_client
+        self._http_settings = http_settings or HttpSettings()
         self._redactor = redactor or Redactor(secrets.values())
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
         # The context owns these dicts; the executor then adds outputs and variables in place.
@@ -316,7 +322,14 @@ class Executor:
                 context,
             )
             config.update((key, node.config[key]) for key in late if key in node.config)
-        return NodeCall(node=node, config=config, attempt=attempt, context=context, http=self._http)
+        return NodeCall(
+            node=node,
+            config=config,
+            attempt=attempt,
+            context=context,
+            http=self._http,
+            http_settings=self._http_settings,
+        )
 
     def _prev(self, node_id: str) -> Any:
         taken = self._state.taken_parents(node_id)

@@ -23,6 +23,9 @@ from resumeflow_core.nodes.builtin import (
     SetNode,
     StartNode,
 )
+from resumeflow_core.nodes.destinations import DestinationPolicy
+from resumeflow_core.nodes.http_settings import HttpSettings
+from resumeflow_core.nodes.http_transport import open_http_client
 from resumeflow_core.nodes.registry import default_registry
 from resumeflow_core.templates import TemplateContext, TemplateError, render
 from resumeflow_core.workflow import Node
@@ -30,7 +33,7 @@ from resumeflow_core.workflow import Node
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with open_http_client(DestinationPolicy()) as client:
         yield client
 
 
@@ -40,6 +43,7 @@ async def execute(
     *,
     context: TemplateContext | None = None,
     http: httpx.AsyncClient | None = None,
+    settings: HttpSettings | None = None,
 ) -> NodeOutcome:
     """Run one attempt the way the executor does: render every key but the late ones first."""
     context = context or TemplateContext()
@@ -48,7 +52,7 @@ async def execute(
     node = Node("n", node_type.name, config=config)
     # Only http nodes touch the client; the others get a stand-in rather than an unclosed client.
     client = http or cast(httpx.AsyncClient, None)
-    return await node_type.execute(NodeCall(node, rendered, 1, context, client))
+    return await node_type.execute(NodeCall(node, rendered, 1, context, client, settings or HttpSettings()))
 
 
 async def failing(node_type: NodeType, config: Mapping[str, Any], **options: Any) -> NodeFailure:
@@ -442,9 +446,7 @@ async def test_a_connection_error_fails_with_http_error(
     assert failure.code == "HTTP_ERROR" and "GET http://127.0.0.1:9/unreachable failed" in failure.message
 
 
-async def test_a_request_timeout_fails_with_http_error(
-    httpserver: HTTPServer, http: httpx.AsyncClient
-) -> None:
+async def test_a_request_timeout_fails_with_timeout(httpserver: HTTPServer, http: httpx.AsyncClient) -> None:
     def slow(request: Request) -> Response:
         time.sleep(0.5)
         return Response("late")
@@ -453,7 +455,7 @@ async def test_a_request_timeout_fails_with_http_error(
 
     failure = await failing(HttpNode(), {"url": httpserver.url_for("/slow"), "timeout": 0.1}, http=http)
 
-    assert failure.code == "HTTP_ERROR" and "timed out after 0.1 s" in failure.message
+    assert failure.code == "TIMEOUT" and "timed out after 0.1 s (config.timeout)" in failure.message
 
 
 async def test_a_bad_url_fails_with_http_error(http: httpx.AsyncClient) -> None:

@@ -128,12 +128,50 @@ def serve_command(
             help="Runs the runner executes at once; further RunWorkflow calls wait their turn.",
         ),
     ] = 64,  # runner_service.runner.DEFAULT_MAX_ACTIVE_RUNS; not imported, to keep start-up fast
+    http_max_response_bytes: Annotated[
+        int,
+        typer.Option(
+            "--http-max-response-bytes",
+            envvar="RESUMEFLOW_HTTP_MAX_RESPONSE_BYTES",
+            min=1,
+            help="The largest decoded response body an http node reads; a node may set less "
+            "(max_response_bytes). Over it the node fails RESPONSE_TOO_LARGE.",
+        ),
+    ] = 10 * 1024 * 1024,  # resumeflow_core.limits.DEFAULT_MAX_RESPONSE_BYTES
+    http_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--http-allow",
+            envvar="RESUMEFLOW_HTTP_ALLOW",
+            help="Hosts (api.example.com, *.example.com) and addresses or CIDR networks http nodes "
+            "may connect to; when given, nothing else is. Repeatable or comma-separated.",
+            show_default=False,
+        ),
+    ] = None,
+    http_deny: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--http-deny",
+            envvar="RESUMEFLOW_HTTP_DENY",
+            help="Hosts and addresses or CIDR networks http nodes may not connect to, checked "
+            "against every resolved address. Link-local addresses are denied by default. "
+            "Repeatable or comma-separated.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, read_token, serve
     from resumeflow_core.errors import ResumeflowError
+    from resumeflow_core.nodes.destinations import DestinationPolicy
+    from resumeflow_core.nodes.http_settings import HttpSettings
     from resumeflow_core.rpc.security import Security
 
+    try:
+        policy = DestinationPolicy.parse(http_allow or (), http_deny or ())
+    except ValueError as error:
+        typer.echo(f"resumeflow: {error}", err=True)
+        sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     default_listen = "127.0.0.1:50052" if which == Service.HISTORY else "127.0.0.1:50051"
     try:
@@ -151,6 +189,7 @@ def serve_command(
         history_security=Security(auth_token=auth_token, tls_ca=tls_ca, tls=bool(tls_ca or tls_cert)),
         max_active_runs=max_active_runs,
         runner_token=runner_token,
+        http_settings=HttpSettings(max_response_bytes=http_max_response_bytes, policy=policy),
     )
     try:
         asyncio.run(serve(options))

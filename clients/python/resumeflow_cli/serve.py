@@ -9,11 +9,12 @@ import gc
 import logging
 import secrets
 import signal
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from history_service.server import HistoryServer, start_history_server
 from resumeflow_core.errors import InvalidArgumentError
+from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security
 from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
 from runner_service.server import RunnerServer, start_runner_server
@@ -38,6 +39,7 @@ class ServeOptions:
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
     runner_token: str = ""
     """What history requires of the runner-facing writes and the runner sends (see `_runner_token`)."""
+    http_settings: HttpSettings = field(default_factory=HttpSettings)
 
 
 async def serve(options: ServeOptions) -> None:
@@ -65,6 +67,7 @@ async def serve(options: ServeOptions) -> None:
                 security=options.security,
                 history_security=replace(options.history_security, runner_token=runner_token),
                 max_active_runs=options.max_active_runs,
+                http_settings=options.http_settings,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
