@@ -98,6 +98,8 @@ def print_error(error: ResumeflowError) -> None:
     """`ErrorName: message`, then the details a user needs to act on it."""
     lines = [f"{type(error).__name__}: {error.message}"]
     lines += [f"  - {violation}" for violation in error.violations]
+    if error.total_violations > len(error.violations):
+        lines.append(f"  … and {error.total_violations - len(error.violations)} more")
     if isinstance(error, MissingSecretsError) and error.secret_names:
         flags = " ".join(f"--secret {name}=VALUE" for name in error.secret_names)
         lines.append(f"  missing secrets: {', '.join(error.secret_names)} (pass {flags})")

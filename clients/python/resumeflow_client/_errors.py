@@ -2,7 +2,8 @@
 
 Hierarchy (the gRPC status family, then the machine-readable reasons worth a class)::
 
-    ResumeflowError                     .code, .reason, .message, .metadata, .violations
+    ResumeflowError                     .code, .reason, .message, .metadata, .violations,
+                                        .total_violations
     ├── InvalidArgumentError            INVALID_ARGUMENT; `violations` lists every bad field
     │   └── WorkflowFileError           a workflow file that cannot be read or converted (local)
     ├── NotFoundError                   NOT_FOUND: WORKFLOW_NOT_FOUND, RUN_NOT_FOUND
@@ -32,6 +33,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_TOTAL_VIOLATIONS_KEY = "total_violations"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,13 @@ class ResumeflowError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def total_violations(self) -> int:
+        """How many violations the server found: `violations` holds the first of them, as many
+        as fit in a response (the `total_violations` metadata counts them all)."""
+        total = self.metadata.get(_TOTAL_VIOLATIONS_KEY, "")
+        return max(int(total), len(self.violations)) if total.isdigit() else len(self.violations)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, reason={self.reason!r})"
