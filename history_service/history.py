@@ -17,7 +17,12 @@ from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
 from resumeflow_core.cache import BoundedCache
-from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
+from resumeflow_core.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    OutOfRangeError,
+)
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
@@ -194,13 +199,27 @@ class History:
         Stored events come from the database; live ones from the in-process hub when they were
         appended here, or from a periodic database read when another replica appended them.
         Batches keep a busy run with many watchers from paying one message per event each.
+
+        Raises:
+            InvalidArgumentError: `after_sequence` is negative.
+            RunNotFoundError: No such run.
+            OutOfRangeError: `after_sequence` is past the run's last event, which a watcher
+                cannot have seen: it would wait for ever.
         """
         if after_sequence < 0:
             raise InvalidArgumentError(
                 "after_sequence must not be negative",
                 violations=[FieldViolation("after_sequence", "must be >= 0", "NEGATIVE")],
             )
-        await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
+        status, last_sequence = await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
+        if after_sequence > last_sequence:
+            raise OutOfRangeError(
+                f"after_sequence {after_sequence} is past the last event of run {run_id!r} ({last_sequence})",
+                reason="AFTER_LAST_EVENT",
+                metadata={"run_id": run_id, "last_sequence": str(last_sequence)},
+            )
+        if after_sequence == last_sequence and status.is_terminal:
+            return  # the watcher has seen the whole log already
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
         if channel.poller is None:

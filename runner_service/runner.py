@@ -42,7 +42,6 @@ DEFAULT_LEASE_SECONDS = 30.0
 RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps for resumes
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
-MAX_REQUEST_ID_LENGTH = 200
 PLAN_CACHE_SIZE = 128  # workflow versions whose validated plan is kept
 SHUTDOWN_TIMEOUT = 10.0  # seconds active runs get to record their cancellation on shutdown
 
@@ -360,10 +359,6 @@ def _validate_request(request: RunRequest) -> None:
             FieldViolation(
                 "max_concurrency", f"must be between 0 and {MAX_CONCURRENCY_LIMIT}", "OUT_OF_RANGE"
             )
-        )
-    if len(request.request_id) > MAX_REQUEST_ID_LENGTH:
-        violations.append(
-            FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters", "TOO_LONG")
         )
     if violations:
         raise InvalidArgumentError("the run request is invalid", violations=violations)

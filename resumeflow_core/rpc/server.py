@@ -11,6 +11,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from resumeflow_core.errors import UnavailableError
+from resumeflow_core.rpc.decoding import tolerant
+from resumeflow_core.rpc.registration import rewriting
 from resumeflow_core.rpc.security import Security
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def build_server(
     """
     security = security or Security()
     server = grpc.aio.server(interceptors=security.interceptors(), options=[("grpc.so_reuseport", 0)])
-    register(server)
+    register(rewriting(server, tolerant))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -51,9 +51,11 @@ class Services:
 
 
 async def start_services(
-    database_url: str, security: Security | None = None, **runner_options: Any
+    database_url: str, security: Security | None = None, *, reap_leases: bool = True, **runner_options: Any
 ) -> Services:
-    history = await start_history_server("127.0.0.1:0", database_url, security=security)
+    history = await start_history_server(
+        "127.0.0.1:0", database_url, security=security, reap_leases=reap_leases
+    )
     runner = await start_runner_server(
         "127.0.0.1:0",
         f"127.0.0.1:{history.port}",

@@ -12,6 +12,7 @@ Hierarchy (the gRPC status family, then the machine-readable reasons worth a cla
     │   ├── NoFailedRunError            NO_FAILED_RUN: nothing to resume
     │   ├── MissingSecretsError         MISSING_SECRET; `secret_names` lists what to pass again
     │   └── PlanStaleError              PLAN_STALE: plan the resume again
+    ├── OutOfRangeError                 OUT_OF_RANGE: past the end of what exists (a run's event log)
     ├── AbortedError                    ABORTED: a concurrent change won
     │   └── ResumeInProgressError       RESUME_IN_PROGRESS; `active_run_id` names the other resume
     ├── UnauthenticatedError            UNAUTHENTICATED: missing or wrong auth token
@@ -154,6 +155,12 @@ class PlanStaleError(FailedPreconditionError):
     """The plan token no longer matches the source lineage or the workflow: plan again."""
 
 
+class OutOfRangeError(ResumeflowError):
+    """The request reaches past the end of what exists now, such as a sequence after a run's last event."""
+
+    default_code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class AbortedError(ResumeflowError):
     """A concurrent change won; retrying later may succeed."""
 
@@ -208,6 +215,7 @@ _ERROR_BY_CODE: Mapping[Any, type[ResumeflowError]] = {
         NotFoundError,
         AlreadyExistsError,
         FailedPreconditionError,
+        OutOfRangeError,
         AbortedError,
         UnauthenticatedError,
         PermissionDeniedError,
