@@ -13,12 +13,12 @@ from runner_service.resumes import PreparedResume
 
 def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
     return RunRequest(
-        workflow_id=convert.identifier(message.workflow_id, "workflow_id", required=False),
+        workflow_id=message.workflow_id,
         inputs=convert.from_struct(message.inputs, "inputs"),
         environment_name=convert.text(message.environment.name, "environment.name"),
         environment=dict(message.environment.values),
         secrets=dict(message.secrets),
-        request_id=convert.identifier(message.request_id, "request_id", required=False),
+        request_id=message.request_id,
         max_concurrency=message.max_concurrency,
         resume=resume_from_proto(message.resume) if message.HasField("resume") else None,
     )

@@ -22,6 +22,7 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
+from resumeflow_core.limits import id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
@@ -351,9 +352,13 @@ def _run_info(run: Run) -> dict[str, object]:
 
 
 def _validate_request(request: RunRequest) -> None:
+    """Raise InvalidArgumentError listing every problem of the request's own fields."""
     violations = []
     if not request.workflow_id:
         violations.append(FieldViolation("workflow_id", "must not be empty", "REQUIRED"))
+    for name, value in (("workflow_id", request.workflow_id), ("request_id", request.request_id)):
+        if (problem := id_problem(value)) is not None:
+            violations.append(FieldViolation(name, *problem))
     if not 0 <= request.max_concurrency <= MAX_CONCURRENCY_LIMIT:
         violations.append(
             FieldViolation(
