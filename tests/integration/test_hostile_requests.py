@@ -203,3 +203,19 @@ async def test_an_undecodable_request_is_invalid_argument_not_unknown(services: 
                 await result
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, method
         assert error_details(raised.value)[0] == "MALFORMED_REQUEST"
+
+
+async def test_a_node_error_quoting_a_nul_is_recorded_with_a_replacement_character(
+    services: Services,
+) -> None:
+    nodes = [node("start", "start"), node("check", "assert", assertions=["vars.x == 'a\x00b'"])]
+    await services.put(workflow("nul", nodes, [("start", "check")]))
+
+    inputs = struct_pb2.Struct()
+    inputs.update({"x": "c"})
+    messages = await services.run(rpb.RunWorkflowRequest(workflow_id="nul", inputs=inputs))
+
+    run = await services.get_run(messages[0].accepted.run.id)
+    assert run.status == run_pb2.RUN_STATUS_FAILED
+    (result,) = [r for r in run.node_results if r.node_id == "check"]
+    assert "\x00" not in result.error.message and "\N{REPLACEMENT CHARACTER}" in result.error.message
