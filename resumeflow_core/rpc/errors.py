@@ -72,7 +72,7 @@ def to_rpc_status(error: errors.ResumeflowError) -> grpc.Status:
         info.metadata[TOTAL_VIOLATIONS_KEY] = str(len(error.violations))
     for key, value in error.metadata.items():
         entry = (_shorten(key, MAX_VALUE_BYTES), _shorten(value, MAX_VALUE_BYTES))
-        if info.ByteSize() + len(entry[0]) + len(entry[1]) + 8 > MAX_METADATA_BYTES:
+        if info.ByteSize() + len(entry[0].encode()) + len(entry[1].encode()) + 8 > MAX_METADATA_BYTES:
             break  # a runaway metadata map must not crowd out the violations
         info.metadata[entry[0]] = entry[1]
     status = status_pb2.Status(code=code.value[0], message=message, details=[_pack(info)])

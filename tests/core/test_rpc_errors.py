@@ -72,3 +72,17 @@ def test_a_shortened_message_keeps_whole_characters() -> None:
     assert set(status.details[:-1]) == {"ü"}
     assert len(status.details.encode()) * 3 <= MAX_MESSAGE_BYTES
     assert TOTAL_VIOLATIONS_KEY not in unpacked(status)[0].metadata
+
+
+def test_a_runaway_metadata_map_is_cut_and_still_leaves_room_for_violations() -> None:
+    metadata = {f"key-{i}-{'k' * 300}": "v" * 1000 for i in range(100)}
+    error = errors.InvalidArgumentError(
+        "bad", metadata=metadata, violations=[errors.FieldViolation("f", "d")] * 50
+    )
+
+    status = to_rpc_status(error)
+
+    assert wire_bytes(status) <= STATUS_BUDGET_BYTES
+    info, bad_request = unpacked(status)
+    assert info.metadata[TOTAL_VIOLATIONS_KEY] == "50" and 1 < len(info.metadata) < 100
+    assert len(bad_request.field_violations) == 50
