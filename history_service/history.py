@@ -21,8 +21,10 @@ from resumeflow_core.errors import (
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
+    OutOfRangeError,
     RunNotFoundError,
 )
+from resumeflow_core.limits import MAX_STORED_INT, text_problem
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
@@ -99,6 +101,10 @@ class History:
             RunNotFoundError: No run id starts with it.
         """
         prefix = prefix.strip().lower()
+        if problem := text_problem(prefix):
+            raise InvalidArgumentError(
+                "the run id prefix is invalid", violations=[FieldViolation("prefix", *problem)]
+            )
         if not MIN_RUN_ID_PREFIX <= len(prefix) <= MAX_RUN_ID_LENGTH:
             reason = "TOO_SHORT" if len(prefix) < MIN_RUN_ID_PREFIX else "TOO_LONG"
             raise InvalidArgumentError(
@@ -238,13 +244,26 @@ class History:
         Stored events come from the database; live ones from the in-process hub when they were
         appended here, or from a periodic database read when another replica appended them.
         Batches keep a busy run with many watchers from paying one message per event each.
+
+        Raises:
+            InvalidArgumentError: `after_sequence` is negative.
+            RunNotFoundError: No such run.
+            OutOfRangeError: `after_sequence` is past the run's last event, which a watcher
+                cannot have seen: it would wait for ever.
         """
         if after_sequence < 0:
             raise InvalidArgumentError(
                 "after_sequence must not be negative",
                 violations=[FieldViolation("after_sequence", "must be >= 0", "NEGATIVE")],
             )
-        await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
+        if after_sequence > MAX_STORED_INT:
+            raise InvalidArgumentError(
+                f"after_sequence must be at most {MAX_STORED_INT}",
+                violations=[FieldViolation("after_sequence", f"must be <= {MAX_STORED_INT}", "OUT_OF_RANGE")],
+            )
+        # NOT_FOUND before anything else; a finished run's log is complete.
+        if await self._log_complete(run_id, after_sequence):
+            return
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
         if channel.poller is None:
@@ -268,9 +287,29 @@ class History:
                         return
                     read_database = full_page
                     continue
+                if (read_database or buffered is None) and await self._log_complete(run_id, cursor):
+                    return  # a watcher ahead of the history (the runner streams first) of a run that ended
                 read_database = not await channel.wait_after(cursor, WATCH_SAFETY_INTERVAL)
         finally:
             self.hub.unsubscribe(run_id, channel)
+
+    async def _log_complete(self, run_id: str, after_sequence: int) -> bool:
+        """Whether the run finished with no events after `after_sequence`.
+
+        Raises:
+            RunNotFoundError: No such run.
+            OutOfRangeError: The run finished before `after_sequence`: those events never come.
+        """
+        status, last_sequence = await self.store.get_run_progress(run_id)
+        if not status.is_terminal or last_sequence > after_sequence:
+            return False
+        if last_sequence < after_sequence:
+            raise OutOfRangeError(
+                f"after_sequence {after_sequence} is past the last event of run {run_id!r} ({last_sequence})",
+                reason="AFTER_LAST_EVENT",
+                metadata={"run_id": run_id, "last_sequence": str(last_sequence)},
+            )
+        return True
 
     async def _poll(self, run_id: str, channel: RunChannel) -> None:
         """Read what other replicas append to a watched run, once for all its watchers here:

@@ -16,6 +16,7 @@ from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
+from resumeflow_core.rpc.registration import rewriting
 from resumeflow_core.status import RunStatus
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -44,7 +45,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetWorkflowResponse:
         workflow = await self._history.get_workflow(
-            convert.require(request.workflow_id, "workflow_id"), request.version
+            convert.identifier(request.workflow_id, "workflow_id"), request.version
         )
         # Versions never change: convert each once (a 1,000-node workflow costs milliseconds).
         message = self._workflow_messages.get_or_create(
@@ -64,16 +65,19 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
 
     @unary_rpc
     async def GetRun(self, request: pb.GetRunRequest, context: grpc.aio.ServicerContext) -> pb.GetRunResponse:
-        run = await self._store.get_run(convert.require(request.run_id, "run_id"))
+        run = await self._store.get_run(convert.identifier(request.run_id, "run_id"))
         return pb.GetRunResponse(run=convert.run_to_proto(run))
 
     @unary_rpc
     async def ListRuns(
         self, request: pb.ListRunsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListRunsResponse:
-        statuses = [RunStatus(s) for s in request.statuses if s in RunStatus._value2member_map_]
+        statuses = [convert.member(RunStatus, s, f"statuses[{i}]") for i, s in enumerate(request.statuses)]
         runs, token = await self._store.list_runs(
-            request.workflow_id, statuses, request.page_size, request.page_token
+            convert.identifier(request.workflow_id, "workflow_id", required=False),
+            statuses,
+            request.page_size,
+            request.page_token,
         )
         return pb.ListRunsResponse(
             runs=[convert.run_to_proto(run, with_results=False) for run in runs],
@@ -90,7 +94,9 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def GetLatestFailed(
         self, request: pb.GetLatestFailedRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestFailedResponse:
-        run, failed = await self._history.latest_failed(convert.require(request.workflow_id, "workflow_id"))
+        run, failed = await self._history.latest_failed(
+            convert.identifier(request.workflow_id, "workflow_id")
+        )
         return pb.GetLatestFailedResponse(
             run=convert.run_to_proto(run, with_results=False),
             failed_nodes=[
@@ -103,7 +109,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def GetLineageContext(
         self, request: pb.GetLineageContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLineageContextResponse:
-        lineage = await self._history.lineage_context(convert.require(request.run_id, "run_id"))
+        lineage = await self._history.lineage_context(convert.identifier(request.run_id, "run_id"))
         response = pb.GetLineageContextResponse(
             lineage=[convert.run_to_proto(run, with_results=False) for run in lineage.runs],
             variables=convert.struct(lineage.variables),
@@ -116,7 +122,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         self, request: pb.WatchRunRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """Sends serialized WatchRunResponse messages; see `add_to_server`."""
-        run_id = convert.require(request.run_id, "run_id")
+        run_id = convert.identifier(request.run_id, "run_id")
         async for batch in self._history.watch(run_id, request.after_sequence):
             # Watchers that keep up receive the same batches: convert and serialize each once for
             # all of them (200 watchers of a 1,000-node run otherwise serialize 28 MB apiece).
@@ -130,19 +136,14 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         if not request.HasField("run"):
             raise _missing("run")
         run = convert.run_from_proto(request.run)
-        convert.require(run.workflow_id, "run.workflow_id")
-        lease = (
-            convert.seconds(request.lease_duration)
-            if request.HasField("lease_duration")
-            else DEFAULT_LEASE_SECONDS
-        )
+        convert.identifier(run.workflow_id, "run.workflow_id")
         stored, existing = await self._history.create_run(
             run,
-            node_ids=list(request.node_ids),
-            preset_results=[convert.node_result_from_proto(r) for r in request.node_results],
-            runner_id=request.runner_id,
-            lease_seconds=lease,
-            copied_node_ids=list(request.copied_node_ids),
+            node_ids=convert.identifiers(request.node_ids, "node_ids"),
+            preset_results=convert.node_results_from_proto(request.node_results, "node_results"),
+            runner_id=convert.identifier(request.runner_id, "runner_id"),
+            lease_seconds=_lease(request),
+            copied_node_ids=convert.identifiers(request.copied_node_ids, "copied_node_ids"),
         )
         return pb.CreateRunResponse(run=convert.run_to_proto(stored, with_results=False), existing=existing)
 
@@ -150,12 +151,12 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def AppendEvents(
         self, request: pb.AppendEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendEventsResponse:
-        run_id = convert.require(request.run_id, "run_id")
+        run_id = convert.identifier(request.run_id, "run_id")
         last_sequence, cancel_requested = await self._history.append_events(
             run_id,
-            request.runner_id,
-            [convert.event_from_proto(e) for e in request.events],
-            [convert.node_result_from_proto(r) for r in request.node_results],
+            convert.identifier(request.runner_id, "runner_id"),
+            convert.events_from_proto(request.events, "events"),
+            convert.node_results_from_proto(request.node_results, "node_results"),
         )
         self._prepare_watch_batch(run_id, request.events)
         return pb.AppendEventsResponse(last_sequence=last_sequence, cancel_requested=cancel_requested)
@@ -166,17 +167,17 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     ) -> pb.FinishRunResponse:
         if not request.HasField("event"):
             raise _missing("event")
-        run_id = convert.require(request.run_id, "run_id")
+        run_id = convert.identifier(request.run_id, "run_id")
         run = await self._history.finish_run(
             run_id,
-            request.runner_id,
-            status=RunStatus(request.status),
-            failed_node_ids=list(request.failed_node_ids),
-            variables=convert.from_struct(request.variables),
-            error_summary=request.error_summary,
+            convert.identifier(request.runner_id, "runner_id"),
+            status=convert.member(RunStatus, request.status, "status"),
+            failed_node_ids=convert.identifiers(request.failed_node_ids, "failed_node_ids"),
+            variables=convert.from_struct(request.variables, "variables"),
+            error_summary=convert.text(request.error_summary, "error_summary"),
             event=convert.event_from_proto(request.event),
-            events=[convert.event_from_proto(e) for e in request.events],
-            node_results=[convert.node_result_from_proto(r) for r in request.node_results],
+            events=convert.events_from_proto(request.events, "events"),
+            node_results=convert.node_results_from_proto(request.node_results, "node_results"),
         )
         if request.event.run_status == request.status:  # else the history filled it in
             self._prepare_watch_batch(run_id, [*request.events, request.event])
@@ -199,15 +200,10 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def HeartbeatRun(
         self, request: pb.HeartbeatRunRequest, context: grpc.aio.ServicerContext
     ) -> pb.HeartbeatRunResponse:
-        lease = (
-            convert.seconds(request.lease_duration)
-            if request.HasField("lease_duration")
-            else DEFAULT_LEASE_SECONDS
-        )
         expires, cancel_requested = await self._store.heartbeat(
-            convert.require(request.run_id, "run_id"),
-            convert.require(request.runner_id, "runner_id"),
-            lease,
+            convert.identifier(request.run_id, "run_id"),
+            convert.identifier(request.runner_id, "runner_id"),
+            _lease(request),
         )
         return pb.HeartbeatRunResponse(
             lease_expire_time=convert.timestamp(expires),
@@ -218,8 +214,14 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def RequestCancel(
         self, request: pb.RequestCancelRequest, context: grpc.aio.ServicerContext
     ) -> pb.RequestCancelResponse:
-        status = await self._store.request_cancel(convert.require(request.run_id, "run_id"))
+        status = await self._store.request_cancel(convert.identifier(request.run_id, "run_id"))
         return pb.RequestCancelResponse(status=int(status))  # type: ignore[arg-type]
+
+
+def _lease(request: pb.CreateRunRequest | pb.HeartbeatRunRequest) -> float:
+    if not request.HasField("lease_duration"):
+        return DEFAULT_LEASE_SECONDS
+    return convert.seconds(request.lease_duration, "lease_duration")
 
 
 def _missing(field: str) -> InvalidArgumentError:
@@ -240,38 +242,12 @@ WATCH_RUN_METHOD = "/resumeflow.v1.HistoryService/WatchRun"
 
 def add_to_server(servicer: HistoryServicer, server: grpc.aio.Server) -> None:
     """Register the generated handlers, except that WatchRun's responses leave serialized already."""
-    pb_grpc.add_HistoryServiceServicer_to_server(servicer, _PreSerializedWatchRun(server))
+    pb_grpc.add_HistoryServiceServicer_to_server(servicer, rewriting(server, _pre_serialized_watch_run))
 
 
-class _PreSerializedWatchRun:
-    """Stands in for the server while the generated code registers its handlers."""
-
-    def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
-
-    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
-        self._server.add_generic_rpc_handlers(tuple(_GenericOverride(h) for h in handlers))
-
-    def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
-    ) -> None:
-        self._server.add_registered_method_handlers(
-            service, {**handlers, "WatchRun": _bytes_out(handlers["WatchRun"])}
-        )
-
-
-class _GenericOverride(grpc.GenericRpcHandler):
-    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
-        self._inner = inner
-
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        handler = self._inner.service(handler_call_details)
-        if handler is not None and handler_call_details.method == WATCH_RUN_METHOD:
-            return _bytes_out(handler)
+def _pre_serialized_watch_run(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    if method != WATCH_RUN_METHOD:
         return handler
-
-
-def _bytes_out(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     # Without a serializer grpc sends the handler's bytes as they are.
     return grpc.unary_stream_rpc_method_handler(
         handler.unary_stream, request_deserializer=handler.request_deserializer, response_serializer=None

@@ -10,6 +10,7 @@ Hierarchy::
     │   └── RunNotFoundError
     ├── AlreadyExistsError
     ├── FailedPreconditionError         the request is valid but the state forbids it
+    ├── OutOfRangeError                 past the end of what exists now (a run's event log)
     ├── ConflictError                   a concurrent change won (gRPC ABORTED)
     ├── UnauthenticatedError
     ├── PermissionDeniedError           a valid credential that may not make this call
@@ -98,6 +99,10 @@ class AlreadyExistsError(ResumeflowError):
 
 class FailedPreconditionError(ResumeflowError):
     default_reason = "FAILED_PRECONDITION"
+
+
+class OutOfRangeError(ResumeflowError):
+    default_reason = "OUT_OF_RANGE"
 
 
 class ConflictError(ResumeflowError):

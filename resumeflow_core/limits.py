@@ -14,3 +14,27 @@ always fits in one message."""
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """The largest decoded body an http node reads (`--http-max-response-bytes`); a node may set a
 lower `max_response_bytes`. Beyond it the node fails RESPONSE_TOO_LARGE."""
+
+MAX_ID_LENGTH = 200
+"""The longest id (of a workflow, run, node, runner or request) a request may carry: every
+database index holds it (PostgreSQL's B-tree entries end near 2.7 kB, 4 bytes a character)."""
+
+MAX_STORED_INT = 2**31 - 1
+"""The largest version, event sequence or count: the databases store them as 32-bit INTEGER."""
+
+MAX_LEASE_SECONDS = 24 * 3600.0
+"""The longest run lease a runner may ask for; a lost runner's runs fail within it."""
+
+
+def id_problem(value: str) -> tuple[str, str] | None:
+    """What makes `value` unusable as an id, as (description, reason); None when nothing does."""
+    if len(value) > MAX_ID_LENGTH:
+        return f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}", "TOO_LONG"
+    return text_problem(value)
+
+
+def text_problem(value: str) -> tuple[str, str] | None:
+    """What keeps `value` out of a text column (PostgreSQL refuses NUL); None when nothing does."""
+    if "\x00" in value:
+        return "must not contain NUL characters", "INVALID_CHARACTER"
+    return None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 
 from resumeflow_core.errors import FieldViolation, InvalidWorkflowError
 from resumeflow_core.graph import find_cycle
+from resumeflow_core.limits import id_problem, text_problem
 from resumeflow_core.nodes.registry import NodeTypeRegistry
-from resumeflow_core.workflow import Workflow
+from resumeflow_core.workflow import RetryPolicy, Workflow
 
 WORKFLOW_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 BRANCHES = ("true", "false")
@@ -19,6 +21,9 @@ def validate_workflow(workflow: Workflow, registry: NodeTypeRegistry) -> None:
     problems = _Problems()
     if not WORKFLOW_ID_PATTERN.fullmatch(workflow.id):
         problems.add("workflow.id", "must match [a-z0-9][a-z0-9_-]{0,62}", "INVALID_ID")
+    name_problem = text_problem(workflow.name)
+    if name_problem is not None:
+        problems.add("workflow.name", *name_problem)
     node_types = _check_nodes(workflow, registry, problems)
     valid_edges = _check_edges(workflow, node_types, problems)
     # Shape checks run on the usable edges even when other problems were found: the
@@ -51,6 +56,8 @@ def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Prob
         path = f"workflow.nodes[{index}]"
         if not node.id:
             problems.add(f"{path}.id", "must not be empty", "EMPTY_NODE_ID")
+        elif (problem := id_problem(node.id)) is not None:
+            problems.add(f"{path}.id", *problem)
         elif node.id in node_types:
             problems.add(f"{path}.id", f"duplicate node id {node.id!r}", "DUPLICATE_NODE_ID")
         else:
@@ -68,8 +75,8 @@ def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Prob
                 problems.add(
                     f"{path}.config.{key}" if key else f"{path}.config", description, "INVALID_NODE_CONFIG"
                 )
-        if node.retry is not None and node.retry.max_attempts < 0:
-            problems.add(f"{path}.retry.max_attempts", "must not be negative", "INVALID_RETRY")
+        if node.retry is not None:
+            _check_retry(node.retry, f"{path}.retry", problems)
         if node.timeout is not None and node.timeout <= 0:
             problems.add(f"{path}.timeout", "must be positive", "INVALID_TIMEOUT")
     if workflow.nodes and len(starts) != 1:
@@ -79,6 +86,16 @@ def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Prob
             "START_NODE_COUNT",
         )
     return node_types
+
+
+def _check_retry(retry: RetryPolicy, path: str, problems: _Problems) -> None:
+    if retry.max_attempts < 0:
+        problems.add(f"{path}.max_attempts", "must not be negative", "INVALID_RETRY")
+    if not (math.isfinite(retry.backoff_multiplier) and retry.backoff_multiplier >= 0):
+        problems.add(f"{path}.backoff_multiplier", "must be a finite number, not negative", "INVALID_RETRY")
+    for name, value in (("initial_backoff", retry.initial_backoff), ("max_backoff", retry.max_backoff)):
+        if value is not None and value < 0:
+            problems.add(f"{path}.{name}", "must not be negative", "INVALID_RETRY")
 
 
 def _check_edges(

@@ -14,8 +14,8 @@ from runner_service.resumes import PreparedResume
 def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
     return RunRequest(
         workflow_id=message.workflow_id,
-        inputs=convert.from_struct(message.inputs),
-        environment_name=message.environment.name,
+        inputs=convert.from_struct(message.inputs, "inputs"),
+        environment_name=convert.text(message.environment.name, "environment.name"),
         environment=dict(message.environment.values),
         secrets=dict(message.secrets),
         request_id=message.request_id,
@@ -25,9 +25,10 @@ def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
 
 
 def resume_from_proto(message: run_pb2.ResumeSpec) -> ResumeRequest:
+    mode = convert.member(ResumeMode, message.mode, "resume.mode")
     return ResumeRequest(
-        source_run_id=message.source_run_id,
-        mode=ResumeMode(message.mode) if message.mode else ResumeMode.SINGLE,
+        source_run_id=convert.identifier(message.source_run_id, "resume.source_run_id", required=False),
+        mode=mode or ResumeMode.SINGLE,
         start_node_ids=tuple(message.start_node_ids),
         rerun_changed_nodes=message.rerun_changed_nodes,
         pin_source_version=message.pin_source_version,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
+from resumeflow_core.limits import id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.workflow import Workflow
@@ -20,6 +21,7 @@ from runner_service.history_client import HistoryClient
 from runner_service.requests import ResumeRequest
 
 TOKEN_PREFIX = "rf1."
+MAX_TOKEN_LENGTH = 2048  # characters; the tokens made here stay far below it
 
 # When a resume has several problems, the status carries the most fundamental one's reason;
 # the message and the `reasons` metadata list all of them.
@@ -159,12 +161,14 @@ def _encode_token(token: _Token) -> str:
 
 def _decode_token(text: str) -> _Token:
     try:
-        if not text.startswith(TOKEN_PREFIX):
-            raise ValueError("unknown prefix")
+        if not text.startswith(TOKEN_PREFIX) or len(text) > MAX_TOKEN_LENGTH:
+            raise ValueError("unknown prefix or too long")
         body = text[len(TOKEN_PREFIX) :]
         source, version, digest = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        return _Token(str(source), int(version), str(digest))
-    except (ValueError, TypeError, binascii.Error) as exc:
+        if not isinstance(source, str) or id_problem(source) is not None:
+            raise ValueError("not a run id")
+        return _Token(source, int(version), str(digest))
+    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidArgumentError(
             "resume.plan_token is not a token PlanResume returned",
             violations=[FieldViolation("resume.plan_token", "malformed plan token", "MALFORMED_TOKEN")],

@@ -20,6 +20,7 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
+from resumeflow_core.limits import id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.nodes.http_transport import open_http_client
@@ -42,7 +43,6 @@ DEFAULT_LEASE_SECONDS = 30.0
 RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps for resumes
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
-MAX_REQUEST_ID_LENGTH = 200
 PLAN_CACHE_SIZE = 128  # workflow versions whose validated plan is kept
 SHUTDOWN_TIMEOUT = 10.0  # seconds active runs get to record their cancellation on shutdown
 
@@ -356,18 +356,18 @@ def _run_info(run: Run) -> dict[str, object]:
 
 
 def _validate_request(request: RunRequest) -> None:
+    """Raise InvalidArgumentError listing every problem of the request's own fields."""
     violations = []
     if not request.workflow_id:
         violations.append(FieldViolation("workflow_id", "must not be empty", "REQUIRED"))
+    for name, value in (("workflow_id", request.workflow_id), ("request_id", request.request_id)):
+        if (problem := id_problem(value)) is not None:
+            violations.append(FieldViolation(name, *problem))
     if not 0 <= request.max_concurrency <= MAX_CONCURRENCY_LIMIT:
         violations.append(
             FieldViolation(
                 "max_concurrency", f"must be between 0 and {MAX_CONCURRENCY_LIMIT}", "OUT_OF_RANGE"
             )
-        )
-    if len(request.request_id) > MAX_REQUEST_ID_LENGTH:
-        violations.append(
-            FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters", "TOO_LONG")
         )
     if violations:
         raise InvalidArgumentError("the run request is invalid", violations=violations)

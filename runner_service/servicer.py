@@ -33,12 +33,13 @@ class RunnerServicer(pb_grpc.RunnerServiceServicer):
         self, request: pb.PlanResumeRequest, context: grpc.aio.ServicerContext
     ) -> pb.PlanResumeResponse:
         resume = convert.resume_from_proto(request.resume)
-        prepared = await self._runner.plan_resume(request.workflow_id, resume, list(request.secret_names))
+        workflow_id = shared_convert.identifier(request.workflow_id, "workflow_id")
+        prepared = await self._runner.plan_resume(workflow_id, resume, list(request.secret_names))
         return convert.plan_to_proto(prepared)
 
     @unary_rpc
     async def CancelRun(
         self, request: pb.CancelRunRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelRunResponse:
-        status = await self._runner.cancel(shared_convert.require(request.run_id, "run_id"))
+        status = await self._runner.cancel(shared_convert.identifier(request.run_id, "run_id"))
         return pb.CancelRunResponse(status=int(status))  # type: ignore[arg-type]

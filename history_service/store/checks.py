@@ -11,6 +11,7 @@ from resumeflow_core.errors import (
     FieldViolation,
     InvalidArgumentError,
 )
+from resumeflow_core.limits import MAX_LEASE_SECONDS
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
 
@@ -80,6 +81,24 @@ def non_negative(value: int, field: str) -> None:
             f"{field} must not be negative, got {value}",
             violations=[FieldViolation(field, "must not be negative")],
         )
+
+
+def lease(seconds: float) -> float:
+    """Return a lease length in seconds, once known to be from 0 to MAX_LEASE_SECONDS.
+
+    Raises:
+        InvalidArgumentError: It is negative or longer.
+    """
+    if not 0 <= seconds <= MAX_LEASE_SECONDS:
+        raise InvalidArgumentError(
+            f"a run lease lasts from 0 to {MAX_LEASE_SECONDS:g} seconds, not {seconds:g}",
+            violations=[
+                FieldViolation(
+                    "lease_duration", f"must be from 0 to {MAX_LEASE_SECONDS:g} seconds", "OUT_OF_RANGE"
+                )
+            ],
+        )
+    return seconds
 
 
 def unknown_nodes(run_id: str, node_ids: Iterable[str]) -> InvalidArgumentError:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.limits import id_problem
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_TOKEN_LENGTH = 2048  # characters; the tokens made here stay far below it
 
 
 def page_size(requested: int, *, field: str = "page_size") -> int:
@@ -22,7 +24,7 @@ def page_size(requested: int, *, field: str = "page_size") -> int:
     if requested < 0:
         raise InvalidArgumentError(
             f"{field} must not be negative, got {requested}",
-            violations=[FieldViolation(field, "must not be negative")],
+            violations=[FieldViolation(field, "must not be negative", "OUT_OF_RANGE")],
         )
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
@@ -38,12 +40,16 @@ def decode_token(token: str, parts: int) -> list[str]:
     Raises:
         InvalidArgumentError: The token was not made by `encode_token`.
     """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise bad_token()
     try:
         values = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeError, RecursionError) as exc:
         raise bad_token() from exc
     if not (
-        isinstance(values, list) and len(values) == parts and all(isinstance(value, str) for value in values)
+        isinstance(values, list)
+        and len(values) == parts
+        and all(isinstance(value, str) and id_problem(value) is None for value in values)
     ):
         raise bad_token()
     return values
@@ -54,15 +60,16 @@ def decode_time_token(token: str) -> tuple[datetime, str]:
     raw_time, key = decode_token(token, 2)
     try:
         time = datetime.fromisoformat(raw_time)
-    except ValueError as exc:
+        utc = time.astimezone(UTC) if time.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:  # OverflowError: a zone that leaves datetime's years
         raise bad_token() from exc
-    if time.tzinfo is None:
+    if utc is None:
         raise bad_token()
-    return time, key
+    return utc, key
 
 
 def bad_token() -> InvalidArgumentError:
     return InvalidArgumentError(
         "page_token is not a token returned by this list method",
-        violations=[FieldViolation("page_token", "malformed page token")],
+        violations=[FieldViolation("page_token", "malformed page token", "MALFORMED_TOKEN")],
     )

@@ -43,6 +43,7 @@ from resumeflow_core.errors import (
     UnavailableError,
     WorkflowNotFoundError,
 )
+from resumeflow_core.limits import MAX_STORED_INT
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
@@ -159,6 +160,8 @@ class HistoryStore:
             InvalidArgumentError: `version` is negative.
         """
         checks.non_negative(version, "version")
+        if version > MAX_STORED_INT:  # no such version can exist, and the query could not hold it
+            raise WorkflowNotFoundError(workflow_id, version)
         wanted = version or WorkflowRow.current_version
         stmt = (
             select(WorkflowRow, WorkflowVersionRow)
@@ -265,7 +268,7 @@ class HistoryStore:
         """
         presets = checks.new_run_nodes(node_ids, preset_results)
         checks.copied_nodes(run, node_ids, copied_node_ids)
-        lease = timedelta(seconds=lease_seconds)
+        lease = timedelta(seconds=checks.lease(lease_seconds))
         conflict: IntegrityError | None = None
         for _ in range(_WRITE_ATTEMPTS):
             try:
@@ -396,7 +399,7 @@ class HistoryStore:
             RunNotFoundError, FailedPreconditionError, ConflictError: As for
                 `append_events`.
         """
-        expire_time = tx.now() + timedelta(seconds=lease_seconds)
+        expire_time = tx.now() + timedelta(seconds=checks.lease(lease_seconds))
         stmt = (
             update(RunRow)
             .where(*tx.owned_running(run_id, runner_id))

@@ -1,7 +1,8 @@
 """Decorators that put every servicer method behind one error boundary.
 
 A domain error becomes its gRPC status with details; anything else is logged and becomes a bare
-INTERNAL status, so no traceback text (which may hold secrets) reaches a client.
+INTERNAL status, so no traceback text (which may hold secrets) reaches a client. A request that
+could not be decoded (see `decoding.py`) is INVALID_ARGUMENT before the method runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 
 from resumeflow_core.errors import ResumeflowError
+from resumeflow_core.rpc.decoding import Undecodable
 from resumeflow_core.rpc.errors import internal_status, to_rpc_status
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ def unary_rpc(
     @functools.wraps(method)
     async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
         try:
+            if isinstance(request, Undecodable):
+                raise request.error()
             return await method(self, request, context)
         except ResumeflowError as error:
             await context.abort_with_status(to_rpc_status(error))
@@ -47,6 +51,8 @@ def stream_rpc(
         self: Any, request: Request, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Response]:
         try:
+            if isinstance(request, Undecodable):
+                raise request.error()
             async for response in method(self, request, context):
                 yield response
         except ResumeflowError as error:

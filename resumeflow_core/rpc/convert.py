@@ -1,4 +1,10 @@
-"""Conversion between the shared protobuf messages and the domain dataclasses, both directions."""
+"""Conversion between the shared protobuf messages and the domain dataclasses, both directions.
+
+Messages from clients are checked on the way in: every `*_from_proto` and field helper raises
+InvalidArgumentError, naming the field, for a value no layer below can take (an unknown enum
+value, a time or duration out of range, a NaN in a Struct, an id too long or holding NUL, a number
+beyond what the database stores), so nothing below meets one.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.limits import MAX_ID_LENGTH, MAX_STORED_INT, id_problem, text_problem
 from resumeflow_core.records import Event, NodeError, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, ResumeMode, RunStatus
 from resumeflow_core.workflow import DEFAULT_BACKOFF_MULTIPLIER, Edge, Node, RetryPolicy, Workflow
@@ -25,6 +32,11 @@ _Enum = TypeVar("_Enum", bound=enum.IntEnum)
 # Timestamps are converted by hand: Timestamp.FromDatetime / ToDatetime go through calendar and
 # time tuples and cost several times more, which every event pays on every hop.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The ranges google.protobuf.Timestamp and Duration define (0001-01-01 to 9999-12-31, ±10,000 years).
+_MIN_TIMESTAMP_SECONDS = -62_135_596_800
+_MAX_TIMESTAMP_SECONDS = 253_402_300_799
+_MAX_DURATION_SECONDS = 315_576_000_000
+_NANOS = 1_000_000_000
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -47,10 +59,20 @@ def _since_epoch(value: datetime) -> tuple[int, int]:
     return since.days * 86_400 + since.seconds, since.microseconds * 1000
 
 
-def from_timestamp(message: timestamp_pb2.Timestamp, present: bool = True) -> datetime | None:
-    """A Timestamp as an aware UTC datetime, truncated to microseconds."""
+def from_timestamp(
+    message: timestamp_pb2.Timestamp, present: bool = True, field: str = "time"
+) -> datetime | None:
+    """A Timestamp as an aware UTC datetime, truncated to microseconds.
+
+    Raises:
+        InvalidArgumentError: The Timestamp is outside 0001-01-01 to 9999-12-31.
+    """
     if not present:
         return None
+    if not (
+        _MIN_TIMESTAMP_SECONDS <= message.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= message.nanos < _NANOS
+    ):
+        raise invalid(field, "must be a time from 0001-01-01 to 9999-12-31", "OUT_OF_RANGE")
     return _EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
 
 
@@ -62,7 +84,17 @@ def duration(seconds: float | None) -> duration_pb2.Duration | None:
     return message
 
 
-def seconds(message: duration_pb2.Duration) -> float:
+def seconds(message: duration_pb2.Duration, field: str = "duration") -> float:
+    """A Duration in seconds.
+
+    Raises:
+        InvalidArgumentError: The Duration is outside ±10,000 years or its nanos disagree.
+    """
+    if not (
+        -_MAX_DURATION_SECONDS <= message.seconds <= _MAX_DURATION_SECONDS
+        and -_NANOS < message.nanos < _NANOS
+    ):
+        raise invalid(field, "must be a duration within ±10,000 years", "OUT_OF_RANGE")
     return float(message.ToNanoseconds()) / 1e9
 
 
@@ -84,10 +116,15 @@ def struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct:
     return message
 
 
-def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+def from_struct(message: struct_pb2.Struct, field: str = "struct") -> dict[str, Any]:
+    """A Struct as a dict.
+
+    Raises:
+        InvalidArgumentError: It holds NaN or an infinity, which JSON (and so the database) cannot.
+    """
     if not message.fields:  # most node results carry no variables: skip json_format's walk
         return {}
-    return dict(_integral(MessageToDict(message)))
+    return dict(_integral(_to_json(message, field)))
 
 
 def value(item: Any) -> struct_pb2.Value:
@@ -96,10 +133,18 @@ def value(item: Any) -> struct_pb2.Value:
     return message
 
 
-def from_value(message: struct_pb2.Value) -> Any:
+def from_value(message: struct_pb2.Value, field: str = "value") -> Any:
+    """A Value as plain data; raises InvalidArgumentError as `from_struct` does."""
     if message.WhichOneof("kind") is None:
         return None
-    return _integral(MessageToDict(message))
+    return _integral(_to_json(message, field))
+
+
+def _to_json(message: struct_pb2.Struct | struct_pb2.Value, field: str) -> Any:
+    try:
+        return MessageToDict(message)
+    except ValueError as exc:  # json_format's only refusal of a Struct: a number that is not finite
+        raise invalid(field, "must hold finite numbers only (no NaN or infinity)", "NOT_FINITE") from exc
 
 
 def _jsonable(item: Any) -> Any:
@@ -124,30 +169,38 @@ def workflow_from_proto(message: workflow_pb2.Workflow) -> Workflow:
         id=message.id,
         name=message.name,
         version=message.version,
-        nodes=tuple(_node_from_proto(node) for node in message.nodes),
+        nodes=tuple(_node_from_proto(node, f"workflow.nodes[{i}]") for i, node in enumerate(message.nodes)),
         edges=tuple(Edge(edge.source, edge.target, edge.branch) for edge in message.edges),
-        create_time=from_timestamp(message.create_time, message.HasField("create_time")),
-        update_time=from_timestamp(message.update_time, message.HasField("update_time")),
+        create_time=from_timestamp(
+            message.create_time, message.HasField("create_time"), "workflow.create_time"
+        ),
+        update_time=from_timestamp(
+            message.update_time, message.HasField("update_time"), "workflow.update_time"
+        ),
     )
 
 
-def _node_from_proto(message: workflow_pb2.Node) -> Node:
+def _node_from_proto(message: workflow_pb2.Node, path: str) -> Node:
     retry = None
     if message.HasField("retry"):
         policy = message.retry
         retry = RetryPolicy(
             max_attempts=policy.max_attempts or 1,  # 0 means the default: one attempt
-            initial_backoff=seconds(policy.initial_backoff),
+            initial_backoff=seconds(policy.initial_backoff, f"{path}.retry.initial_backoff"),
             backoff_multiplier=policy.backoff_multiplier or DEFAULT_BACKOFF_MULTIPLIER,
-            max_backoff=seconds(policy.max_backoff) if policy.HasField("max_backoff") else None,
+            max_backoff=(
+                seconds(policy.max_backoff, f"{path}.retry.max_backoff")
+                if policy.HasField("max_backoff")
+                else None
+            ),
         )
     return Node(
         id=message.id,
         type=message.type,
         label=message.label,
-        config=from_struct(message.config),
+        config=from_struct(message.config, f"{path}.config"),
         retry=retry,
-        timeout=seconds(message.timeout) if message.HasField("timeout") else None,
+        timeout=seconds(message.timeout, f"{path}.timeout") if message.HasField("timeout") else None,
     )
 
 
@@ -222,20 +275,30 @@ def _fill_node_result(message: run_pb2.NodeResult, result: NodeResult) -> None:
     message.definition_hash = result.definition_hash
 
 
-def node_result_from_proto(message: run_pb2.NodeResult) -> NodeResult:
+def node_result_from_proto(message: run_pb2.NodeResult, path: str = "node_result") -> NodeResult:
+    error = None
+    if message.HasField("error"):
+        error = NodeError(
+            _text(message.error.code, path, "error.code"), _text(message.error.message, path, "error.message")
+        )
     return NodeResult(
-        node_id=message.node_id,
-        status=_member(NodeStatus, message.status),
+        node_id=_id(message.node_id, path, "node_id"),
+        status=_member(NodeStatus, message.status, path, "status"),
         attempts=message.attempts,
-        start_time=from_timestamp(message.start_time, message.HasField("start_time")),
-        end_time=from_timestamp(message.end_time, message.HasField("end_time")),
-        output=from_value(message.output) if message.HasField("output") else None,
-        variables=from_struct(message.variables),
-        error=NodeError(message.error.code, message.error.message) if message.HasField("error") else None,
-        source_run_id=message.source_run_id,
-        finish_sequence=message.finish_sequence,
-        definition_hash=message.definition_hash,
+        start_time=from_timestamp(message.start_time, message.HasField("start_time"), f"{path}.start_time"),
+        end_time=from_timestamp(message.end_time, message.HasField("end_time"), f"{path}.end_time"),
+        output=from_value(message.output, f"{path}.output") if message.HasField("output") else None,
+        variables=from_struct(message.variables, f"{path}.variables"),
+        error=error,
+        source_run_id=_id(message.source_run_id, path, "source_run_id"),
+        finish_sequence=_count(message.finish_sequence, path, "finish_sequence"),
+        definition_hash=_text(message.definition_hash, path, "definition_hash"),
     )
+
+
+def node_results_from_proto(messages: Iterable[run_pb2.NodeResult], field: str) -> list[NodeResult]:
+    """The results of a repeated field named `field`."""
+    return [node_result_from_proto(message, f"{field}[{i}]") for i, message in enumerate(messages)]
 
 
 def event_to_proto(event: Event) -> run_pb2.Event:
@@ -263,24 +326,23 @@ def _fill_event(message: run_pb2.Event, event: Event) -> None:
     message.run_status = event.run_status  # type: ignore[assignment]
 
 
-def event_from_proto(message: run_pb2.Event) -> Event:
+def event_from_proto(message: run_pb2.Event, path: str = "event") -> Event:
     return Event(
-        run_id=message.run_id,
-        sequence=message.sequence,
-        time=from_timestamp(message.time),  # type: ignore[arg-type]
-        kind=_member(EventKind, message.kind),
-        node_id=message.node_id,
-        node_status=_member(NodeStatus, message.node_status),
+        run_id=_id(message.run_id, path, "run_id"),
+        sequence=_count(message.sequence, path, "sequence"),
+        time=from_timestamp(message.time, True, f"{path}.time"),  # type: ignore[arg-type]
+        kind=_member(EventKind, message.kind, path, "kind"),
+        node_id=_id(message.node_id, path, "node_id"),
+        node_status=_member(NodeStatus, message.node_status, path, "node_status"),
         attempt=message.attempt,
-        message=message.message,
-        run_status=_member(RunStatus, message.run_status),
+        message=_text(message.message, path, "message"),
+        run_status=_member(RunStatus, message.run_status, path, "run_status"),
     )
 
 
-def _member(kind: type[_Enum], value: int) -> _Enum:
-    """`kind(value)`, which raises ValueError for an unknown value, minus the cost of the call."""
-    member = kind._value2member_map_.get(value)
-    return member if member is not None else kind(value)  # type: ignore[return-value]
+def events_from_proto(messages: Iterable[run_pb2.Event], field: str) -> list[Event]:
+    """The events of a repeated field named `field`."""
+    return [event_from_proto(message, f"{field}[{i}]") for i, message in enumerate(messages)]
 
 
 def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:
@@ -310,36 +372,105 @@ def run_to_proto(run: Run, *, with_results: bool = True) -> run_pb2.Run:
     return message
 
 
-def run_from_proto(message: run_pb2.Run) -> Run:
+def run_from_proto(message: run_pb2.Run, path: str = "run") -> Run:
     return Run(
-        id=message.id,
-        workflow_id=message.workflow_id,
-        workflow_version=message.workflow_version,
-        status=RunStatus(message.status),
-        create_time=from_timestamp(message.create_time, message.HasField("create_time")),
-        start_time=from_timestamp(message.start_time, message.HasField("start_time")),
-        end_time=from_timestamp(message.end_time, message.HasField("end_time")),
-        inputs=from_struct(message.inputs),
-        environment_name=message.environment.name,
+        id=_id(message.id, path, "id"),
+        workflow_id=_id(message.workflow_id, path, "workflow_id"),
+        workflow_version=_count(message.workflow_version, path, "workflow_version"),
+        status=_member(RunStatus, message.status, path, "status"),
+        create_time=from_timestamp(
+            message.create_time, message.HasField("create_time"), f"{path}.create_time"
+        ),
+        start_time=from_timestamp(message.start_time, message.HasField("start_time"), f"{path}.start_time"),
+        end_time=from_timestamp(message.end_time, message.HasField("end_time"), f"{path}.end_time"),
+        inputs=from_struct(message.inputs, f"{path}.inputs"),
+        environment_name=_text(message.environment.name, path, "environment.name"),
         environment=dict(message.environment.values),
-        failed_node_ids=list(message.failed_node_ids),
-        variables=from_struct(message.variables),
-        error_summary=message.error_summary,
-        request_id=message.request_id,
-        resume_from_run_id=message.resume_from_run_id,
-        resume_from_node_ids=list(message.resume_from_node_ids),
-        resume_mode=ResumeMode(message.resume_mode),
-        root_run_id=message.root_run_id,
-        lineage_depth=message.lineage_depth,
-        last_sequence=message.last_sequence,
-        node_results=[node_result_from_proto(r) for r in message.node_results],
+        failed_node_ids=identifiers(message.failed_node_ids, f"{path}.failed_node_ids"),
+        variables=from_struct(message.variables, f"{path}.variables"),
+        error_summary=_text(message.error_summary, path, "error_summary"),
+        request_id=_id(message.request_id, path, "request_id"),
+        resume_from_run_id=_id(message.resume_from_run_id, path, "resume_from_run_id"),
+        resume_from_node_ids=identifiers(message.resume_from_node_ids, f"{path}.resume_from_node_ids"),
+        resume_mode=_member(ResumeMode, message.resume_mode, path, "resume_mode"),
+        root_run_id=_id(message.root_run_id, path, "root_run_id"),
+        lineage_depth=_count(message.lineage_depth, path, "lineage_depth"),
+        last_sequence=_count(message.last_sequence, path, "last_sequence"),
+        node_results=node_results_from_proto(message.node_results, f"{path}.node_results"),
     )
 
 
-def require(value: str, field: str) -> str:
-    """Return a required string field, or raise INVALID_ARGUMENT naming it."""
+# --- request fields ----------------------------------------------------------------------------
+
+
+def identifier(value: str, field: str, *, required: bool = True) -> str:
+    """Return an id field; raise INVALID_ARGUMENT naming it when it is empty (and `required`),
+    too long or holds NUL."""
     if not value:
-        raise InvalidArgumentError(
-            f"{field} is required", violations=[FieldViolation(field, "must not be empty", "REQUIRED")]
-        )
+        if required:
+            raise invalid(field, "must not be empty", "REQUIRED")
+        return value
+    problem = id_problem(value)
+    if problem is not None:
+        raise invalid(field, *problem)
     return value
+
+
+def identifiers(values: Iterable[str], field: str) -> list[str]:
+    """The ids of a repeated field, each checked as `identifier` does."""
+    return [identifier(value, f"{field}[{i}]") for i, value in enumerate(values)]
+
+
+def text(value: str, field: str) -> str:
+    """Return a free-text field; raise INVALID_ARGUMENT when it holds what no database stores."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise invalid(field, *problem)
+    return value
+
+
+def member(kind: type[_Enum], value: int, field: str) -> _Enum:
+    """The member of `kind` numbered `value`; INVALID_ARGUMENT for a number the enum lacks."""
+    found = kind._value2member_map_.get(value)
+    if found is None:
+        raise invalid(field, f"must be a known {kind.__name__} value, not {value}", "UNKNOWN_ENUM_VALUE")
+    return found  # type: ignore[return-value]
+
+
+def count(value: int, field: str) -> int:
+    """A version, sequence or count: INVALID_ARGUMENT outside 0 to MAX_STORED_INT."""
+    if not 0 <= value <= MAX_STORED_INT:
+        raise invalid(field, f"must be from 0 to {MAX_STORED_INT}, not {value}", "OUT_OF_RANGE")
+    return value
+
+
+def invalid(field: str, description: str, reason: str) -> InvalidArgumentError:
+    """The INVALID_ARGUMENT error of one bad field."""
+    return InvalidArgumentError(
+        f"{field} {description}", violations=[FieldViolation(field, description, reason)]
+    )
+
+
+# The checks of nested fields build the field's path only when they fail: an append of a thousand
+# events runs them thousands of times.
+
+
+def _id(value: str, path: str, name: str) -> str:
+    if value and (len(value) > MAX_ID_LENGTH or "\x00" in value):
+        identifier(value, f"{path}.{name}")
+    return value
+
+
+def _text(value: str, path: str, name: str) -> str:
+    if "\x00" in value:
+        text(value, f"{path}.{name}")
+    return value
+
+
+def _member(kind: type[_Enum], value: int, path: str, name: str) -> _Enum:
+    found = kind._value2member_map_.get(value)
+    return found if found is not None else member(kind, value, f"{path}.{name}")  # type: ignore[return-value]
+
+
+def _count(value: int, path: str, name: str) -> int:
+    return value if 0 <= value <= MAX_STORED_INT else count(value, f"{path}.{name}")

@@ -10,7 +10,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from resumeflow_core.errors import UnavailableError
+from resumeflow_core.rpc.decoding import tolerant
 from resumeflow_core.rpc.reflection import enable_reflection
+from resumeflow_core.rpc.registration import rewriting
 from resumeflow_core.rpc.security import Security
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def build_server(
     """
     security = security or Security()
     server = grpc.aio.server(interceptors=security.interceptors(), options=[("grpc.so_reuseport", 0)])
-    register(server)
+    register(rewriting(server, tolerant))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection([*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], server)

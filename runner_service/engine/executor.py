@@ -256,7 +256,7 @@ class Executor:
         for attempt in range(1, attempts + 1):
             async with self._semaphore if bounded else contextlib.nullcontext():
                 self._running(node_id, attempt, note)
-                outcome = await self._attempt(node, attempt, context)
+                outcome = _storable(await self._attempt(node, attempt, context))
             if isinstance(outcome, NodeOutcome):
                 return self._finished(node_id, NodeStatus.SUCCEEDED, outcome=outcome), outcome.branch
             if attempt == attempts or outcome.code in NOT_RETRIED:
@@ -421,6 +421,14 @@ class Executor:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _storable(outcome: NodeOutcome | NodeError) -> NodeOutcome | NodeError:
+    """A failure's message without NUL, which no database text column takes (the history refuses
+    it): a message may quote a response body or an expression."""
+    if isinstance(outcome, NodeError) and "\x00" in outcome.message:
+        return NodeError(outcome.code, outcome.message.replace("\x00", "\N{REPLACEMENT CHARACTER}"))
+    return outcome
 
 
 def _describe(error: BaseException) -> str:

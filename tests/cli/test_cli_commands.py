@@ -108,6 +108,21 @@ def test_apply_an_invalid_graph_exits_2_with_the_servers_violations(
     assert "start" in result.stderr and "  - " in result.stderr
 
 
+def test_apply_with_more_violations_than_fit_says_how_many_more(
+    background: BackgroundServices, tmp_path: Path
+) -> None:
+    nodes = [{"id": "start", "type": "start"}] + [{"id": f"n{i}", "type": "teleport"} for i in range(500)]
+    edges = [{"source": "start", "target": f"n{i}"} for i in range(500)]
+    path = write_workflow(tmp_path, {"id": "many", "nodes": nodes, "edges": edges})
+
+    result = invoke(background, "apply", str(path))
+
+    assert result.exit_code == 2
+    listed = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert 0 < len(listed) < 500
+    assert f"  … and {500 - len(listed)} more" in result.stderr.splitlines()
+
+
 # --- run ------------------------------------------------------------------------------------------
 
 

@@ -231,3 +231,31 @@ async def test_an_unreachable_service_is_unavailable() -> None:
             await client.run("x")
     finally:
         await client.close()
+
+
+async def test_a_rejection_with_more_violations_than_fit_reports_their_total(client: Client) -> None:
+    nodes = [{"id": "start", "type": "start"}] + [{"id": f"n{i}", "type": "teleport"} for i in range(500)]
+    edges = [{"source": "start", "target": f"n{i}"} for i in range(500)]
+
+    with pytest.raises(InvalidArgumentError) as raised:
+        await client.apply_workflow({"id": "many", "nodes": nodes, "edges": edges})
+
+    assert raised.value.reason == "INVALID_WORKFLOW"
+    assert raised.value.total_violations == 500
+    assert 0 < len(raised.value.violations) < 500
+    assert raised.value.violations[0].field == "workflow.nodes[1].type"
+
+
+def test_total_violations_falls_back_to_the_violations_received() -> None:
+    counted = from_rpc_error(
+        rpc_error(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "bad",
+            "INVALID_ARGUMENT",
+            {"total_violations": "7"},
+            [("a", "b")],
+        )
+    )
+    uncounted = from_rpc_error(rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad", "X", {}, [("a", "b")]))
+
+    assert (counted.total_violations, uncounted.total_violations) == (7, 1)

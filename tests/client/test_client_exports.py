@@ -34,6 +34,7 @@ EXPECTED = {
     "NodeResult",
     "NodeStatus",
     "NotFoundError",
+    "OutOfRangeError",
     "PermissionDeniedError",
     "PlanProblem",
     "PlanStaleError",

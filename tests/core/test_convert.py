@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from resumeflow.v1 import history_service_pb2, run_pb2
+from resumeflow_core.errors import InvalidArgumentError
 from resumeflow_core.records import Event, NodeError, NodeResult
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
@@ -70,8 +71,11 @@ def test_an_unknown_enum_value_is_refused() -> None:
         Event(run_id="r1", sequence=1, time=datetime.now(UTC), kind=EventKind.RUN_STARTED)
     )
     message.node_status = 99  # type: ignore[assignment]
-    with pytest.raises(ValueError, match="99"):
-        convert.event_from_proto(message)
+    with pytest.raises(InvalidArgumentError, match="99") as raised:
+        convert.event_from_proto(message, "events[3]")
+    assert [(v.field, v.reason) for v in raised.value.violations] == [
+        ("events[3].node_status", "UNKNOWN_ENUM_VALUE")
+    ]
 
 
 def test_node_result_variables_empty_and_not() -> None:
@@ -113,3 +117,57 @@ def test_results_and_events_appended_in_place_equal_the_built_messages() -> None
     assert list(request.events) == [convert.event_to_proto(e) for e in events]
     assert [convert.node_result_from_proto(m) for m in request.node_results] == results
     assert [convert.event_from_proto(m) for m in request.events] == events
+
+
+def violation(call: object, *args: object) -> tuple[str, str]:
+    """The (field, reason) of the one violation `call(*args)` is refused with."""
+    with pytest.raises(InvalidArgumentError) as raised:
+        call(*args)  # type: ignore[operator]
+    (only,) = raised.value.violations
+    return only.field, only.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param("", "REQUIRED", id="empty"),
+        pytest.param("a\x00b", "INVALID_CHARACTER", id="nul"),
+        pytest.param("x" * 201, "TOO_LONG", id="too-long"),
+    ],
+)
+def test_an_id_that_no_database_can_hold_is_refused(value: str, reason: str) -> None:
+    assert violation(convert.identifier, value, "run_id") == ("run_id", reason)
+
+
+def test_ids_at_the_limits_pass() -> None:
+    assert convert.identifier("é" * 200, "run_id") == "é" * 200
+    assert convert.identifier("", "request_id", required=False) == ""
+
+
+def test_times_durations_and_numbers_out_of_range_are_refused() -> None:
+    too_late = timestamp_pb2.Timestamp(seconds=253_402_300_800)
+    assert violation(convert.from_timestamp, too_late, True, "event.time") == ("event.time", "OUT_OF_RANGE")
+    ancient = timestamp_pb2.Timestamp(seconds=-62_135_596_801)
+    assert violation(convert.from_timestamp, ancient, True, "t") == ("t", "OUT_OF_RANGE")
+    endless = duration_pb2.Duration(seconds=10**15)
+    assert violation(convert.seconds, endless, "lease_duration") == ("lease_duration", "OUT_OF_RANGE")
+    assert violation(convert.count, 2**31, "version") == ("version", "OUT_OF_RANGE")
+    assert violation(convert.count, -1, "version") == ("version", "OUT_OF_RANGE")
+    assert convert.count(2**31 - 1, "version") == 2**31 - 1
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_a_struct_holding_a_number_json_cannot_is_refused(number: float) -> None:
+    message = struct_pb2.Struct()
+    message.update({"deep": [{"x": number}]})
+    assert violation(convert.from_struct, message, "inputs") == ("inputs", "NOT_FINITE")
+
+
+def test_nested_bad_fields_are_named_by_their_path() -> None:
+    run = run_pb2.Run(workflow_id="w", status=2, node_results=[run_pb2.NodeResult(node_id="a", status=42)])
+    assert violation(convert.run_from_proto, run) == ("run.node_results[0].status", "UNKNOWN_ENUM_VALUE")
+    event = run_pb2.Event(sequence=1, kind=1, message="a\x00b")
+    assert violation(convert.events_from_proto, [event], "events") == (
+        "events[0].message",
+        "INVALID_CHARACTER",
+    )

@@ -54,12 +54,14 @@ class Services:
 
 
 async def start_services(
-    database_url: str, security: Security | None = None, **runner_options: Any
+    database_url: str, security: Security | None = None, *, reap_leases: bool = True, **runner_options: Any
 ) -> Services:
     history_security = security
     if security is not None and security.auth_token and not security.runner_token:
         history_security = replace(security, runner_token=RUNNER_TOKEN)  # as `serve all` does
-    history = await start_history_server("127.0.0.1:0", database_url, security=history_security)
+    history = await start_history_server(
+        "127.0.0.1:0", database_url, security=history_security, reap_leases=reap_leases
+    )
     runner = await start_runner_server(
         "127.0.0.1:0",
         f"127.0.0.1:{history.port}",

@@ -54,7 +54,10 @@ async def test_like_wildcards_in_a_prefix_match_only_themselves(history: History
         await history.resolve_run_id("abcd%f")
 
 
-@pytest.mark.parametrize(("prefix", "reason"), [("abcde", "TOO_SHORT"), ("a" * 65, "TOO_LONG")])
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [("abcde", "TOO_SHORT"), ("a" * 65, "TOO_LONG"), ("abcdef\x00", "INVALID_CHARACTER")],
+)
 async def test_a_prefix_too_short_or_too_long_is_invalid(history: History, prefix: str, reason: str) -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         await history.resolve_run_id(prefix)

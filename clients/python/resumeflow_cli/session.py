@@ -142,6 +142,8 @@ def print_error(error: ResumeflowError) -> None:
         for key, value in sorted(error.metadata.items())
         if key not in _SHOWN_BELOW and value not in error.message
     ]
+    if error.total_violations > len(error.violations):
+        lines.append(f"  … and {error.total_violations - len(error.violations)} more")
     if isinstance(error, MissingSecretsError) and error.secret_names:
         flags = " ".join(f"--secret {name}=VALUE" for name in error.secret_names)
         lines.append(f"  missing secrets: {', '.join(error.secret_names)} (pass {flags})")

@@ -2,7 +2,8 @@
 
 Hierarchy (the gRPC status family, then the machine-readable reasons worth a class)::
 
-    ResumeflowError                     .code, .reason, .message, .metadata, .violations
+    ResumeflowError                     .code, .reason, .message, .metadata, .violations,
+                                        .total_violations
     ├── InvalidArgumentError            INVALID_ARGUMENT; `violations` lists every bad field
     │   └── WorkflowFileError           a workflow file that cannot be read or converted (local)
     ├── NotFoundError                   NOT_FOUND: WORKFLOW_NOT_FOUND, RUN_NOT_FOUND
@@ -11,6 +12,7 @@ Hierarchy (the gRPC status family, then the machine-readable reasons worth a cla
     │   ├── NoFailedRunError            NO_FAILED_RUN: nothing to resume
     │   ├── MissingSecretsError         MISSING_SECRET; `secret_names` lists what to pass again
     │   └── PlanStaleError              PLAN_STALE: plan the resume again
+    ├── OutOfRangeError                 OUT_OF_RANGE: past the end of what exists (a run's event log)
     ├── AbortedError                    ABORTED: a concurrent change won
     │   └── ResumeInProgressError       RESUME_IN_PROGRESS; `active_run_id` names the other resume
     ├── UnauthenticatedError            UNAUTHENTICATED: missing or wrong auth token
@@ -32,6 +34,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_TOTAL_VIOLATIONS_KEY = "total_violations"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,13 @@ class ResumeflowError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def total_violations(self) -> int:
+        """How many violations the server found: `violations` holds the first of them, as many
+        as fit in a response (the `total_violations` metadata counts them all)."""
+        total = self.metadata.get(_TOTAL_VIOLATIONS_KEY, "")
+        return max(int(total), len(self.violations)) if total.isdigit() else len(self.violations)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, reason={self.reason!r})"
@@ -145,6 +155,12 @@ class PlanStaleError(FailedPreconditionError):
     """The plan token no longer matches the source lineage or the workflow: plan again."""
 
 
+class OutOfRangeError(ResumeflowError):
+    """The request reaches past the end of what exists now, such as a sequence after a run's last event."""
+
+    default_code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class AbortedError(ResumeflowError):
     """A concurrent change won; retrying later may succeed."""
 
@@ -199,6 +215,7 @@ _ERROR_BY_CODE: Mapping[Any, type[ResumeflowError]] = {
         NotFoundError,
         AlreadyExistsError,
         FailedPreconditionError,
+        OutOfRangeError,
         AbortedError,
         UnauthenticatedError,
         PermissionDeniedError,
