@@ -200,7 +200,10 @@ class History:
                 "after_sequence must not be negative",
                 violations=[FieldViolation("after_sequence", "must be >= 0", "NEGATIVE")],
             )
-        await self.store.get_run_progress(run_id)  # NOT_FOUND before anything else
+        self.hub.raise_if_closed()
+        status, last_sequence = await self.store.get_run_progress(run_id)  # NOT_FOUND first
+        if status.is_terminal and after_sequence >= last_sequence:
+            return  # a finished log ends with RUN_FINISHED: nothing can follow what was asked
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
         if channel.poller is None:
@@ -208,6 +211,7 @@ class History:
         try:
             read_database = True  # replay first; later only on a gap, a full page or a long silence
             while True:
+                self.hub.raise_if_closed()  # a draining replica sends its watchers elsewhere
                 buffered = channel.after(cursor)
                 full_page = False
                 if buffered:
@@ -224,6 +228,8 @@ class History:
                         return
                     read_database = full_page
                     continue
+                if channel.finished and channel.last_sequence <= cursor:
+                    return  # the run finished at or before the sequence asked for
                 read_database = not await channel.wait_after(cursor, WATCH_SAFETY_INTERVAL)
         finally:
             self.hub.unsubscribe(run_id, channel)
