@@ -7,15 +7,22 @@ from dataclasses import dataclass
 import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
 from runner_service.history_client import HistoryClient
-from runner_service.runner import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ACTIVE_RUNS, Runner
+from runner_service.runner import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ACTIVE_RUNS,
+    DEFAULT_SHUTDOWN_GRACE,
+    Runner,
+)
 from runner_service.servicer import RunnerServicer
 
 SERVICE_NAME = runner_service_pb2.DESCRIPTOR.services_by_name["RunnerService"].full_name
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_HISTORY_ADDRESS = "127.0.0.1:50052"
+STREAM_FLUSH_GRACE = 1.0  # seconds the streams of stopped runs get to send their last messages
 
 
 @dataclass
@@ -25,14 +32,22 @@ class RunnerServer:
     built: BuiltServer
     runner: Runner
     history_channel: grpc.aio.Channel
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
     @property
     def port(self) -> int:
         return self.built.port
 
     async def stop(self, grace: float | None = None) -> None:
-        await (self.built.stop() if grace is None else self.built.stop(grace))
-        await self.runner.close()
+        """Stop gracefully: health NOT_SERVING, new runs UNAVAILABLE (SHUTTING_DOWN), nodes in
+        flight get `grace` seconds (default: the server's shutdown grace), every run's end is
+        recorded and streamed to its followers, then the server stops.
+
+        The server keeps serving meanwhile, so a rejected caller learns why and the streams of
+        the stopped runs deliver their end."""
+        await self.built.health.enter_graceful_shutdown()
+        await self.runner.close(self.shutdown_grace if grace is None else grace)
+        await self.built.stop(STREAM_FLUSH_GRACE)
         await self.history_channel.close()
 
 
@@ -44,6 +59,8 @@ async def start_runner_server(
     history_security: Security | None = None,
     lease_seconds: float | None = None,
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
+    max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
 ) -> RunnerServer:
     """Connect to the history service, bind `address` and start serving.
 
@@ -55,6 +72,7 @@ async def start_runner_server(
         HistoryClient(channel),
         lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,
         max_active_runs=max_active_runs,
+        max_node_output_bytes=max_node_output_bytes,
     )
     try:
         built = build_server(
@@ -67,7 +85,7 @@ async def start_runner_server(
         )
         await built.start()
     except BaseException:
-        await runner.close()
+        await runner.close(0)
         await channel.close()
         raise
-    return RunnerServer(built, runner, channel)
+    return RunnerServer(built, runner, channel, shutdown_grace)
