@@ -16,6 +16,7 @@ from typing import Any
 from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
+from history_service.writers import ActiveWriters
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
@@ -41,6 +42,7 @@ class History:
         self.store = store
         self.registry = registry or default_registry()
         self.hub = EventHub()
+        self.writers = ActiveWriters()
         self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
         self._reaper: asyncio.Task[None] | None = None
         self._listener: Listener | None = None
@@ -129,7 +131,7 @@ class History:
         copied_node_ids: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         _require_runner(runner_id)
-        return await self.store.create_run(
+        stored, existing = await self.store.create_run(
             run,
             node_ids=list(node_ids),
             preset_results=list(preset_results),
@@ -137,6 +139,9 @@ class History:
             lease_seconds=lease_seconds,
             copied_node_ids=list(copied_node_ids),
         )
+        if not existing:
+            self.writers.wrote(stored.id, lease_seconds)
+        return stored, existing
 
     async def append_events(
         self,
@@ -147,6 +152,7 @@ class History:
     ) -> tuple[int, bool]:
         _require_runner(runner_id)
         result = await self.store.append_events(run_id, runner_id, list(events), list(node_results))
+        self.writers.wrote(run_id)
         self.hub.publish(run_id, events)
         return result
 
@@ -182,8 +188,22 @@ class History:
             events=events,
             node_results=node_results,
         )
+        self.writers.finished(run_id)
         self.hub.publish(run_id, [*events, event])
         return run
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> bool:
+        """Prepare to stop: end every watch at once (UNAVAILABLE SHUTTING_DOWN, so clients go to
+        another replica) and wait until the runners writing here recorded their runs' ends.
+
+        Returns:
+            True when no run is left whose runner may still write here; False when `timeout`
+            seconds passed first.
+        """
+        self.hub.close()
+        return await self.writers.wait_idle(timeout)
 
     # --- watching ---------------------------------------------------------------------------
 
@@ -257,6 +277,7 @@ class History:
     async def expire_leases(self, now: datetime | None = None) -> list[str]:
         expired = await self.store.expire_leases(now)
         for run_id in expired:
+            self.writers.finished(run_id)
             # The store wrote the RUN_FINISHED event; hand it to this replica's watchers.
             _, last_sequence = await self.store.get_run_progress(run_id)
             self.hub.publish(run_id, await self.store.list_events(run_id, last_sequence - 1, limit=1))

@@ -102,6 +102,26 @@ def serve_command(
             help="Runs the runner executes at once; further RunWorkflow calls wait their turn.",
         ),
     ] = 64,  # runner_service.runner.DEFAULT_MAX_ACTIVE_RUNS; not imported, to keep start-up fast
+    max_node_output_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-node-output-bytes",
+            envvar="RESUMEFLOW_MAX_NODE_OUTPUT_BYTES",
+            min=1,
+            help="Largest output plus written variables of one node, serialized; a node beyond it "
+            "fails OUTPUT_TOO_LARGE.",
+        ),
+    ] = 1024 * 1024,  # resumeflow_core.limits.DEFAULT_MAX_NODE_OUTPUT_BYTES
+    shutdown_grace: Annotated[
+        float,
+        typer.Option(
+            "--shutdown-grace",
+            envvar="RESUMEFLOW_SHUTDOWN_GRACE",
+            min=0,
+            help="Seconds a stopping runner lets nodes in flight finish before failing them "
+            "RUNNER_SHUTDOWN; history waits this long plus 15 s for the runners' last writes.",
+        ),
+    ] = 10.0,  # runner_service.runner.DEFAULT_SHUTDOWN_GRACE
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, serve
@@ -118,6 +138,8 @@ def serve_command(
         security=Security(auth_token=auth_token, tls_cert=tls_cert, tls_key=tls_key),
         history_security=Security(auth_token=auth_token, tls_ca=tls_ca, tls=bool(tls_ca or tls_cert)),
         max_active_runs=max_active_runs,
+        max_node_output_bytes=max_node_output_bytes,
+        shutdown_grace=shutdown_grace,
     )
     try:
         asyncio.run(serve(options))

@@ -11,8 +11,9 @@ import signal
 from dataclasses import dataclass
 
 from history_service.server import HistoryServer, start_history_server
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.rpc.security import Security
-from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
+from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, DEFAULT_SHUTDOWN_GRACE
 from runner_service.server import RunnerServer, start_runner_server
 
 log = logging.getLogger("resumeflow")
@@ -33,17 +34,23 @@ class ServeOptions:
     security: Security
     history_security: Security
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
+    max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
 
 async def serve(options: ServeOptions) -> None:
-    """Start the chosen services and run until SIGINT or SIGTERM."""
+    """Start the chosen services and run until SIGINT or SIGTERM, then stop them gracefully: the
+    runner first (its runs' ends are recorded through the history), then the history."""
     history: HistoryServer | None = None
     runner: RunnerServer | None = None
     try:
         if options.which in (Which.ALL, Which.HISTORY):
             history_address = options.listen if options.which == Which.HISTORY else options.history_address
             history = await start_history_server(
-                history_address, options.database_url, security=options.security
+                history_address,
+                options.database_url,
+                security=options.security,
+                shutdown_grace=options.shutdown_grace,
             )
             log.info(
                 "history service listening on %s (database %s)",
@@ -57,6 +64,8 @@ async def serve(options: ServeOptions) -> None:
                 security=options.security,
                 history_security=options.history_security,
                 max_active_runs=options.max_active_runs,
+                max_node_output_bytes=options.max_node_output_bytes,
+                shutdown_grace=options.shutdown_grace,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
