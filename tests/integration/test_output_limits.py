@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from integration_helpers import Services, node, streamed_events, workflow
+from integration_helpers import Services, node, start_services, stop_services, streamed_events, workflow
 from pytest_httpserver import HTTPServer
 
 from resumeflow.v1 import run_pb2, workflow_pb2
@@ -127,3 +127,22 @@ async def test_results_over_4_mib_together_are_recorded_and_read_back(services: 
     assert {r.node_id: len(r.variables[r.node_id]) for r in run.node_results if r.variables} == {
         p: len(p) * (MB // 4) for p in parts
     }
+
+
+async def test_the_runners_limit_is_configurable(sqlite_database_url: str) -> None:
+    started = await start_services(sqlite_database_url, max_node_output_bytes=100)
+    try:
+        flow = workflow(
+            "small-limit",
+            [node("start", "start"), node("big", "set", values={"v": "x" * 60})],
+            [("start", "big")],
+        )
+        await started.put(flow)
+
+        messages = await started.run(rpb.RunWorkflowRequest(workflow_id="small-limit"))
+
+        run = await started.get_run(messages[-1].finished.run.id)
+        big = next(r for r in run.node_results if r.node_id == "big")
+        assert big.error.code == "OUTPUT_TOO_LARGE" and "limit of 100 bytes" in big.error.message
+    finally:
+        await stop_services(started)
