@@ -156,6 +156,12 @@ class History:
         self.hub.publish(run_id, events)
         return result
 
+    async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> tuple[datetime, bool]:
+        """Renew the run's lease; returns when it now expires and whether cancellation was asked."""
+        renewed = await self.store.heartbeat(run_id, runner_id, lease_seconds)
+        self.writers.wrote(run_id, lease_seconds)
+        return renewed
+
     async def finish_run(
         self,
         run_id: str,

@@ -198,7 +198,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             if request.HasField("lease_duration")
             else DEFAULT_LEASE_SECONDS
         )
-        expires, cancel_requested = await self._store.heartbeat(
+        expires, cancel_requested = await self._history.heartbeat(
             convert.require(request.run_id, "run_id"),
             convert.require(request.runner_id, "runner_id"),
             lease,

@@ -20,8 +20,9 @@ from integration_helpers import (
     workflow,
 )
 
+from history_service.server import start_history_server
 from resumeflow.v1 import history_service_pb2 as hpb
-from resumeflow.v1 import run_pb2, runner_service_pb2_grpc
+from resumeflow.v1 import history_service_pb2_grpc, run_pb2, runner_service_pb2_grpc
 from resumeflow.v1 import runner_service_pb2 as rpb
 from runner_service.server import start_runner_server
 
@@ -167,3 +168,28 @@ async def test_a_run_cancelled_by_its_user_stays_cancelled_through_a_shutdown(se
 
     assert rest[-1].finished.run.status == RS.RUN_STATUS_CANCELLED
     assert (await services.get_run(run_id)).status == RS.RUN_STATUS_CANCELLED
+
+
+async def test_a_stopping_history_takes_the_runners_writes_until_the_run_is_recorded(
+    services: Services, database_url: str
+) -> None:
+    await services.put(chain(30))
+    call, run_id = await started_run(services)
+
+    history_stopping = asyncio.ensure_future(services.history_server.stop(20))
+    await asyncio.sleep(0.3)
+    assert not history_stopping.done()  # the run is still being written through it
+    await services.runner_server.stop(0.1)
+    await asyncio.wait_for(history_stopping, 10)
+    rest = await read_to_end(call)
+
+    assert rest[-1].finished.run.status == RS.RUN_STATUS_FAILED
+    services.history_server = await start_history_server("127.0.0.1:0", database_url)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{services.history_server.port}") as channel:
+        history = history_service_pb2_grpc.HistoryServiceStub(channel)
+        run = (await history.GetRun(hpb.GetRunRequest(run_id=run_id))).run
+        watch = history.WatchRun(hpb.WatchRunRequest(run_id=run_id), timeout=5)
+        events = [e async for response in watch for e in response.events]
+    assert run.status == RS.RUN_STATUS_FAILED and "RUNNER_SHUTDOWN" in run.error_summary
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].sequence == rest[-1].finished.sequence
