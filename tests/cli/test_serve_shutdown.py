@@ -47,6 +47,7 @@ class Deployment:
     database_url: str
     directory: Path
     separate: bool
+    grace: float = GRACE
     runner_address: str = ""
     history_address: str = ""
 
@@ -56,7 +57,7 @@ class Deployment:
         self.processes: list[subprocess.Popen[str]] = []
 
     def start(self) -> None:
-        common = ["--history-address", self.history_address, "--shutdown-grace", str(GRACE)]
+        common = ["--history-address", self.history_address, "--shutdown-grace", str(self.grace)]
         if self.separate:
             commands = [
                 ["history", "--listen", self.history_address, "--database", self.database_url, *common],
@@ -115,8 +116,8 @@ def wait_serving(address: str) -> None:
 
 @pytest.fixture
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    database_url, separate = request.param
-    started = Deployment(str(request.getfixturevalue(database_url)), tmp_path, separate)
+    database_url, separate, *grace = request.param
+    started = Deployment(str(request.getfixturevalue(database_url)), tmp_path, separate, *grace)
     started.start()
     try:
         yield started
@@ -164,6 +165,16 @@ def node_events(messages: Sequence[rpb.RunWorkflowResponse]) -> list[run_pb2.Eve
     return [e for m in messages if m.WhichOneof("payload") == "events" for e in m.events.events]
 
 
+async def read_until_running(call: grpc.aio.UnaryStreamCall, node_id: str) -> list[rpb.RunWorkflowResponse]:
+    """The messages of a RunWorkflow stream up to the one where `node_id` is RUNNING."""
+    messages = [await call.read()]
+    while not any(
+        (e.node_id, e.node_status) == (node_id, NS.NODE_STATUS_RUNNING) for e in node_events(messages)
+    ):
+        messages.append(await call.read())
+    return messages
+
+
 both_ways = pytest.mark.parametrize(
     "deployment",
     [
@@ -181,10 +192,8 @@ async def test_sigterm_mid_run_exits_0_records_every_streamed_event_and_the_run_
 ) -> None:
     await stubs.history.PutWorkflow(hpb.PutWorkflowRequest(workflow=slow_chain()))
     call = stubs.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id="slow", environment=environment(30)))
-    messages = [await call.read()]
+    messages = await read_until_running(call, "b")
     run_id = messages[0].accepted.run.id
-    while not any((e.node_id, e.node_status) == ("b", NS.NODE_STATUS_RUNNING) for e in node_events(messages)):
-        messages.append(await call.read())
 
     took = await asyncio.to_thread(deployment.terminate)
     while (message := await call.read()) is not grpc.aio.EOF:
@@ -217,6 +226,28 @@ async def test_sigterm_mid_run_exits_0_records_every_streamed_event_and_the_run_
     assert resumed[0].accepted.run.resume_from_run_id == run_id
     assert resumed[-1].finished.run.status == RS.RUN_STATUS_SUCCEEDED
     deployment.terminate()
+
+
+@pytest.mark.parametrize(
+    "deployment", [pytest.param(("sqlite_database_url", False, 60.0), id="all-in-one")], indirect=True
+)
+async def test_a_second_signal_stops_at_once_without_waiting_for_the_grace(
+    deployment: Deployment, stubs: Stubs
+) -> None:
+    await stubs.history.PutWorkflow(hpb.PutWorkflowRequest(workflow=slow_chain()))
+    call = stubs.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id="slow", environment=environment(30)))
+    await read_until_running(call, "b")
+    (process,) = deployment.processes
+    deployment.processes = []
+    process.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.5)  # the graceful stop began: b may run for its grace of 60 s
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = await asyncio.to_thread(process.communicate, timeout=EXIT_TIMEOUT)
+
+    assert process.returncode == 1
+    assert "second signal: stopping at once" in stderr
+    call.cancel()
 
 
 def test_the_serve_defaults_are_the_services_own() -> None:

@@ -7,6 +7,7 @@ import contextlib
 import enum
 import gc
 import logging
+import os
 import signal
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, DEFAULT_SHUTDOWN_GRAC
 from runner_service.server import RunnerServer, start_runner_server
 
 log = logging.getLogger("resumeflow")
+FORCED_EXIT_CODE = 1  # a second SIGINT/SIGTERM cut the graceful shutdown short
 
 
 class Which(enum.StrEnum):
@@ -94,7 +96,18 @@ async def _wait_for_signal() -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("shutting down")
+    log.info("shutting down gracefully; signal again to stop at once")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, _stop_at_once)
+
+
+def _stop_at_once() -> None:
+    """A second signal: the operator will not wait for the grace. Exits without recording what
+    is unfinished; those runs become RUNNER_LOST by lease expiry, as after a crash."""
+    log.warning("second signal: stopping at once; unrecorded runs are left to lease expiry")
+    logging.shutdown()
+    os._exit(FORCED_EXIT_CODE)
 
 
 def _safe_url(url: str) -> str:
