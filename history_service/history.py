@@ -16,12 +16,12 @@ from typing import Any
 from history_service.hub import EventHub, RunChannel
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
+from history_service.writers import ActiveWriters
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import (
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
-    OutOfRangeError,
     RunNotFoundError,
 )
 from resumeflow_core.limits import MAX_STORED_INT, text_problem
@@ -51,6 +51,7 @@ class History:
         self.store = store
         self.registry = registry or default_registry()
         self.hub = EventHub()
+        self.writers = ActiveWriters()
         self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
         self._reaper: asyncio.Task[None] | None = None
         self._listener: Listener | None = None
@@ -179,7 +180,7 @@ class History:
         copied_node_ids: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         _require_runner(runner_id)
-        return await self.store.create_run(
+        stored, existing = await self.store.create_run(
             run,
             node_ids=list(node_ids),
             preset_results=list(preset_results),
@@ -187,6 +188,9 @@ class History:
             lease_seconds=lease_seconds,
             copied_node_ids=list(copied_node_ids),
         )
+        if not existing:
+            self.writers.wrote(stored.id, lease_seconds)
+        return stored, existing
 
     async def append_events(
         self,
@@ -197,8 +201,15 @@ class History:
     ) -> tuple[int, bool]:
         _require_runner(runner_id)
         result = await self.store.append_events(run_id, runner_id, list(events), list(node_results))
+        self.writers.wrote(run_id)
         self.hub.publish(run_id, events)
         return result
+
+    async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> tuple[datetime, bool]:
+        """Renew the run's lease; returns when it now expires and whether cancellation was asked."""
+        renewed = await self.store.heartbeat(run_id, runner_id, lease_seconds)
+        self.writers.wrote(run_id, lease_seconds)
+        return renewed
 
     async def finish_run(
         self,
@@ -232,8 +243,22 @@ class History:
             events=events,
             node_results=node_results,
         )
+        self.writers.finished(run_id)
         self.hub.publish(run_id, [*events, event])
         return run
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> bool:
+        """Prepare to stop: end every watch at once (UNAVAILABLE SHUTTING_DOWN, so clients go to
+        another replica) and wait until the runners writing here recorded their runs' ends.
+
+        Returns:
+            True when no run is left whose runner may still write here; False when `timeout`
+            seconds passed first.
+        """
+        self.hub.close()
+        return await self.writers.wait_idle(timeout)
 
     # --- watching ---------------------------------------------------------------------------
 
@@ -245,25 +270,28 @@ class History:
         appended here, or from a periodic database read when another replica appended them.
         Batches keep a busy run with many watchers from paying one message per event each.
 
+        A finished run's watch ends at once, empty, for any `after_sequence` at or past its last
+        event (a client reconnecting after the end).
+
         Raises:
-            InvalidArgumentError: `after_sequence` is negative.
+            InvalidArgumentError: `after_sequence` is negative, or beyond any sequence of a run
+                still going.
             RunNotFoundError: No such run.
-            OutOfRangeError: `after_sequence` is past the run's last event, which a watcher
-                cannot have seen: it would wait for ever.
         """
         if after_sequence < 0:
             raise InvalidArgumentError(
                 "after_sequence must not be negative",
                 violations=[FieldViolation("after_sequence", "must be >= 0", "NEGATIVE")],
             )
-        if after_sequence > MAX_STORED_INT:
+        self.hub.raise_if_closed()
+        status, last_sequence = await self.store.get_run_progress(run_id)  # NOT_FOUND first
+        if status.is_terminal and after_sequence >= last_sequence:
+            return  # a finished log ends with RUN_FINISHED: nothing can follow what was asked
+        if after_sequence > MAX_STORED_INT:  # a live run cannot reach it; the database cannot hold it
             raise InvalidArgumentError(
                 f"after_sequence must be at most {MAX_STORED_INT}",
                 violations=[FieldViolation("after_sequence", f"must be <= {MAX_STORED_INT}", "OUT_OF_RANGE")],
             )
-        # NOT_FOUND before anything else; a finished run's log is complete.
-        if await self._log_complete(run_id, after_sequence):
-            return
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
         if channel.poller is None:
@@ -271,6 +299,7 @@ class History:
         try:
             read_database = True  # replay first; later only on a gap, a full page or a long silence
             while True:
+                self.hub.raise_if_closed()  # a draining replica sends its watchers elsewhere
                 buffered = channel.after(cursor)
                 full_page = False
                 if buffered:
@@ -287,29 +316,11 @@ class History:
                         return
                     read_database = full_page
                     continue
-                if (read_database or buffered is None) and await self._log_complete(run_id, cursor):
-                    return  # a watcher ahead of the history (the runner streams first) of a run that ended
+                if channel.finished and channel.last_sequence <= cursor:
+                    return  # the run finished at or before the sequence asked for
                 read_database = not await channel.wait_after(cursor, WATCH_SAFETY_INTERVAL)
         finally:
             self.hub.unsubscribe(run_id, channel)
-
-    async def _log_complete(self, run_id: str, after_sequence: int) -> bool:
-        """Whether the run finished with no events after `after_sequence`.
-
-        Raises:
-            RunNotFoundError: No such run.
-            OutOfRangeError: The run finished before `after_sequence`: those events never come.
-        """
-        status, last_sequence = await self.store.get_run_progress(run_id)
-        if not status.is_terminal or last_sequence > after_sequence:
-            return False
-        if last_sequence < after_sequence:
-            raise OutOfRangeError(
-                f"after_sequence {after_sequence} is past the last event of run {run_id!r} ({last_sequence})",
-                reason="AFTER_LAST_EVENT",
-                metadata={"run_id": run_id, "last_sequence": str(last_sequence)},
-            )
-        return True
 
     async def _poll(self, run_id: str, channel: RunChannel) -> None:
         """Read what other replicas append to a watched run, once for all its watchers here:
@@ -334,6 +345,7 @@ class History:
     async def expire_leases(self, now: datetime | None = None) -> list[str]:
         expired = await self.store.expire_leases(now)
         for run_id in expired:
+            self.writers.finished(run_id)
             # The store wrote the RUN_FINISHED event; hand it to this replica's watchers.
             _, last_sequence = await self.store.get_run_progress(run_id)
             self.hub.publish(run_id, await self.store.list_events(run_id, last_sequence - 1, limit=1))

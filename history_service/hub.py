@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from resumeflow_core.errors import UnavailableError
 from resumeflow_core.records import Event
 from resumeflow_core.status import EventKind
 
@@ -90,6 +91,23 @@ class EventHub:
 
     def __init__(self) -> None:
         self._channels: dict[str, RunChannel] = {}
+        self.closed = False
+        """True once the service began shutting down: every watch ends, new ones are refused."""
+
+    def close(self) -> None:
+        """End every watch of this process at once (they raise UnavailableError SHUTTING_DOWN),
+        so clients reconnect to another replica while this one drains its writes."""
+        self.closed = True
+        for channel in self._channels.values():
+            channel.poke()
+
+    def raise_if_closed(self) -> None:
+        """Raises UnavailableError (SHUTTING_DOWN) once `close` was called."""
+        if self.closed:
+            raise UnavailableError(
+                "the history service is shutting down; reconnect (to another replica) to go on watching",
+                reason="SHUTTING_DOWN",
+            )
 
     def subscribe(self, run_id: str) -> RunChannel:
         channel = self._channels.setdefault(run_id, RunChannel())

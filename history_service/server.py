@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = history_service_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name
 DEFAULT_ADDRESS = "127.0.0.1:50052"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.resumeflow/history.db"
+DEFAULT_SHUTDOWN_GRACE = 10.0  # seconds, the runners' grace (`--shutdown-grace`)
+WRITER_MARGIN = 15.0  # seconds beyond the runners' grace: their time to record the stopped runs
+CALL_FLUSH_GRACE = 1.0  # seconds the calls in flight get once the writes are done
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -24,13 +29,25 @@ class HistoryServer:
 
     built: BuiltServer
     history: History
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
     @property
     def port(self) -> int:
         return self.built.port
 
     async def stop(self, grace: float | None = None) -> None:
-        await (self.built.stop() if grace is None else self.built.stop(grace))
+        """Stop gracefully: health NOT_SERVING, watches end UNAVAILABLE at once, runner writes are
+        still accepted until every run written through here is finished (or its lease ran out),
+        for at most `grace` seconds (default: the runners' shutdown grace + WRITER_MARGIN)."""
+        await self.built.health.enter_graceful_shutdown()
+        timeout = self.shutdown_grace + WRITER_MARGIN if grace is None else grace
+        if not await self.history.drain(timeout):
+            log.warning(
+                "stopping after %gs with runs still written through here: %s",
+                timeout,
+                ", ".join(self.history.writers.active()),
+            )
+        await self.built.stop(CALL_FLUSH_GRACE if grace is None else min(grace, CALL_FLUSH_GRACE))
         await self.history.close()
 
 
@@ -40,6 +57,7 @@ async def start_history_server(
     *,
     security: Security | None = None,
     reap_leases: bool = True,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
 ) -> HistoryServer:
     """Open the database (applying migrations), bind `address` and start serving.
 
@@ -65,4 +83,4 @@ async def start_history_server(
         raise
     if reap_leases:
         history.start_lease_reaper()
-    return HistoryServer(built, history)
+    return HistoryServer(built, history, shutdown_grace)

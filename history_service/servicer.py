@@ -200,7 +200,7 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
     async def HeartbeatRun(
         self, request: pb.HeartbeatRunRequest, context: grpc.aio.ServicerContext
     ) -> pb.HeartbeatRunResponse:
-        expires, cancel_requested = await self._store.heartbeat(
+        expires, cancel_requested = await self._history.heartbeat(
             convert.identifier(request.run_id, "run_id"),
             convert.identifier(request.runner_id, "runner_id"),
             _lease(request),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """The largest gRPC message any side sends or accepts (servers, the runner's history channel and
 the clients). A writer that could exceed it splits its message (the runner's event batches)."""
@@ -38,3 +41,13 @@ def text_problem(value: str) -> tuple[str, str] | None:
     if "\x00" in value:
         return "must not contain NUL characters", "INVALID_CHARACTER"
     return None
+
+
+def serialized_size(value: Any) -> int:
+    """The bytes `value` takes as compact UTF-8 JSON, about what it takes stored or sent.
+
+    Raises:
+        ValueError: `value` holds a reference cycle.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode())

@@ -20,7 +20,7 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
-from resumeflow_core.limits import id_problem
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES, id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.nodes.http_transport import open_http_client
@@ -44,7 +44,8 @@ RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps 
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
 PLAN_CACHE_SIZE = 128  # workflow versions whose validated plan is kept
-SHUTDOWN_TIMEOUT = 10.0  # seconds active runs get to record their cancellation on shutdown
+DEFAULT_SHUTDOWN_GRACE = 10.0  # seconds nodes in flight get to finish when the runner stops
+SHUTDOWN_TIMEOUT = 10.0  # seconds stopped runs then get to record their end in the history
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Runner:
         default_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
         http_settings: HttpSettings | None = None,
+        max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES,
     ) -> None:
         self._history = history
         self._registry = registry or default_registry()
@@ -94,7 +96,16 @@ class Runner:
         self._plans: BoundedCache[tuple[str, int], ExecutionPlan] = BoundedCache(PLAN_CACHE_SIZE)
         self._sessions: dict[str, RunSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._max_node_output_bytes = max_node_output_bytes
         self._capacity = asyncio.Semaphore(max_active_runs)
+        self._queued = 0
+        """Requests waiting for capacity."""
+        self._admitted = 0
+        """Runs holding a unit of capacity: being created or executing."""
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        """Shutting down: new runs are turned away."""
         # Lineage contexts of runs this runner recorded to the end: resuming them reads nothing.
         self._recorded: BoundedCache[str, LineageContext] = BoundedCache(RECORDED_CONTEXTS)
 
@@ -107,15 +118,41 @@ class Runner:
             FailedPreconditionError: The stored workflow cannot run here (unknown node types), or a
                 resume is rejected (NO_FAILED_RUN, SOURCE_NOT_FAILED, MISSING_SECRET, …).
             ConflictError: RESUME_IN_PROGRESS, another resume of the same source run is active.
+            UnavailableError: SHUTTING_DOWN, the runner is stopping; nothing was stored.
         """
         _validate_request(request)
-        # Runs beyond the runner's capacity wait here, before anything is stored for them.
-        await self._capacity.acquire()
+        await self._admit()
         try:
             return await self._start(request)
         except BaseException:
-            self._capacity.release()
+            self._release()
             raise
+
+    async def _admit(self) -> None:
+        """Take a unit of capacity: runs beyond it wait here, before anything is stored for them,
+        and are turned away once the runner shuts down.
+
+        Raises:
+            UnavailableError: The runner is shutting down (reason SHUTTING_DOWN).
+        """
+        if self._closing:
+            raise _shutting_down()
+        self._queued += 1
+        try:
+            await self._capacity.acquire()
+        finally:
+            self._queued -= 1
+        if self._closing:  # woken by `close`, or admitted as it began
+            self._capacity.release()
+            raise _shutting_down()
+        self._admitted += 1
+        self._idle.clear()
+
+    def _release(self) -> None:
+        self._capacity.release()
+        self._admitted -= 1
+        if self._admitted == 0:
+            self._idle.set()
 
     async def _start(self, request: RunRequest) -> RunStream:
         """Create and launch a run; holds one unit of capacity until the run ends."""
@@ -123,6 +160,8 @@ class Runner:
         redactor = Redactor(request.secrets.values())
         launch.run.inputs = redactor.redact(launch.run.inputs)
         launch.run.environment = redactor.redact(launch.run.environment)
+        if self._closing:
+            raise _shutting_down()  # prepared while the runner began stopping: store nothing
         stored, existing = await self._history.create_run(
             launch.run,
             node_ids=launch.plan.order,
@@ -132,7 +171,7 @@ class Runner:
             copied_node_ids=list(launch.preset),
         )
         if existing:
-            self._capacity.release()  # another request runs it; this one only follows
+            self._release()  # another request runs it; this one only follows
             return RunStream(Accepted(stored, existing=True), self._follow_stored(stored))
         executor = Executor(
             launch.plan,
@@ -147,6 +186,7 @@ class Runner:
             initial_variables=launch.initial_variables,
             redactor=redactor,
             http_settings=self._http_settings,
+            max_output_bytes=self._max_node_output_bytes,
         )
         session = RunSession(
             stored,
@@ -162,6 +202,8 @@ class Runner:
         )
         queue = session.follow()  # before the task starts, so the stream misses nothing
         self._sessions[stored.id] = session
+        if self._closing:
+            session.drain()  # recorded while the runner began shutting down: end it as stopped
         task = asyncio.create_task(self._execute(session), name=f"run-{stored.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -271,22 +313,47 @@ class Runner:
             )
         return status
 
-    async def close(self) -> None:
-        """Cancel active runs, give them time to record it, and release resources."""
+    async def close(self, grace: float = DEFAULT_SHUTDOWN_GRACE) -> None:
+        """Stop: turn new runs away, let the nodes in flight finish for up to `grace` seconds,
+        fail what is unfinished with RUNNER_SHUTDOWN, record every run's end, release resources.
+
+        Runs waiting for capacity are rejected (nothing was stored for them); a run cancelled by
+        its user stays CANCELLED. A run whose end cannot be recorded within SHUTDOWN_TIMEOUT
+        seconds more (history unreachable) is left to lease expiry (RUNNER_LOST).
+        """
+        self._closing = True
+        for _ in range(self._queued):  # wake every waiting request, to turn it away
+            self._capacity.release()
         for session in self._sessions.values():
-            session.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_TIMEOUT)
+            session.drain()
+        if not await self._wait_idle(grace):
+            log.warning("shutdown grace of %gs passed: failing nodes in flight with RUNNER_SHUTDOWN", grace)
+            for session in self._sessions.values():
+                session.interrupt()
+            if not await self._wait_idle(SHUTDOWN_TIMEOUT):
+                log.error(
+                    "runs not recorded at shutdown, left to lease expiry: %s", ", ".join(self._sessions)
+                )
         for task in list(self._tasks):
             task.cancel()
         await self._http.aclose()
+
+    async def _wait_idle(self, timeout: float) -> bool:
+        """Wait until no run holds capacity (True), or `timeout` seconds (False)."""
+        if self._idle.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def _execute(self, session: RunSession) -> None:
         try:
             await session.execute()
         finally:
             self._sessions.pop(session.run.id, None)
-            self._capacity.release()
+            self._release()
 
     def _plan(self, workflow: Workflow) -> ExecutionPlan:
         key = (workflow.id, workflow.version)
@@ -343,6 +410,13 @@ async def _follow_session(
                 )
     finally:
         session.unfollow(queue)
+
+
+def _shutting_down() -> UnavailableError:
+    return UnavailableError(
+        "the runner is shutting down and accepts no new runs; retry on another runner or after its restart",
+        reason="SHUTTING_DOWN",
+    )
 
 
 def _run_info(run: Run) -> dict[str, object]:

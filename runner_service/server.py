@@ -9,11 +9,17 @@ import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
 from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
 from runner_service.history_client import HistoryClient
-from runner_service.runner import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ACTIVE_RUNS, Runner
+from runner_service.runner import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_MAX_ACTIVE_RUNS,
+    DEFAULT_SHUTDOWN_GRACE,
+    Runner,
+)
 from runner_service.servicer import RunnerServicer
 
 log = logging.getLogger(__name__)
@@ -21,6 +27,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = runner_service_pb2.DESCRIPTOR.services_by_name["RunnerService"].full_name
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_HISTORY_ADDRESS = "127.0.0.1:50052"
+STREAM_FLUSH_GRACE = 1.0  # seconds the streams of stopped runs get to send their last messages
 
 
 @dataclass
@@ -30,14 +37,22 @@ class RunnerServer:
     built: BuiltServer
     runner: Runner
     history_channel: grpc.aio.Channel
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
     @property
     def port(self) -> int:
         return self.built.port
 
     async def stop(self, grace: float | None = None) -> None:
-        await (self.built.stop() if grace is None else self.built.stop(grace))
-        await self.runner.close()
+        """Stop gracefully: health NOT_SERVING, new runs UNAVAILABLE (SHUTTING_DOWN), nodes in
+        flight get `grace` seconds (default: the server's shutdown grace), every run's end is
+        recorded and streamed to its followers, then the server stops.
+
+        The server keeps serving meanwhile, so a rejected caller learns why and the streams of
+        the stopped runs deliver their end."""
+        await self.built.health.enter_graceful_shutdown()
+        await self.runner.close(self.shutdown_grace if grace is None else grace)
+        await self.built.stop(STREAM_FLUSH_GRACE if grace is None else min(grace, STREAM_FLUSH_GRACE))
         await self.history_channel.close()
 
 
@@ -50,6 +65,8 @@ async def start_runner_server(
     lease_seconds: float | None = None,
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
     http_settings: HttpSettings | None = None,
+    max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
 ) -> RunnerServer:
     """Connect to the history service, bind `address` and start serving.
 
@@ -69,6 +86,7 @@ async def start_runner_server(
         lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,
         max_active_runs=max_active_runs,
         http_settings=http_settings,
+        max_node_output_bytes=max_node_output_bytes,
     )
     try:
         built = build_server(
@@ -81,10 +99,10 @@ async def start_runner_server(
         )
         await built.start()
     except BaseException:
-        await runner.close()
+        await runner.close(0)
         await channel.close()
         raise
-    return RunnerServer(built, runner, channel)
+    return RunnerServer(built, runner, channel, shutdown_grace)
 
 
 async def _check_credential(history: HistoryClient, address: str) -> None:

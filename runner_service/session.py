@@ -100,6 +100,14 @@ class RunSession:
     def cancel(self) -> None:
         self._executor.cancel()
 
+    def drain(self) -> None:
+        """The runner is stopping: start no further node (see `Executor.drain`)."""
+        self._executor.drain()
+
+    def interrupt(self) -> None:
+        """The shutdown grace passed: fail the nodes in flight (see `Executor.interrupt`)."""
+        self._executor.interrupt()
+
     async def execute(self) -> None:
         """Run to the end. Never raises: a run that cannot be recorded is left to lease expiry."""
         batcher = EventBatcher(self._write_batch, on_cancel_requested=self.cancel)

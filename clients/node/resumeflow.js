@@ -45,6 +45,13 @@ rpcRoot.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto'], 
 const Status = rpcRoot.lookupType('google.rpc.Status');
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+// The largest message sent or accepted: the services' own limit, MAX_MESSAGE_BYTES in
+// resumeflow_core/limits.py (a Python test pins the two together).
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
 
 // --- connecting -----------------------------------------------------------------------------------
 
@@ -53,8 +60,8 @@ function connect({ runner = '127.0.0.1:50051', history = '127.0.0.1:50052', toke
   // grpc-js refuses call credentials on insecure channels, so a token travels as call metadata.
   const credentials = grpc.credentials.createInsecure();
   const clients = {
-    runner: new v1.RunnerService(runner, credentials),
-    history: new v1.HistoryService(history, credentials),
+    runner: new v1.RunnerService(runner, credentials, CHANNEL_OPTIONS),
+    history: new v1.HistoryService(history, credentials, CHANNEL_OPTIONS),
     metadata() {
       const metadata = new grpc.Metadata();
       if (token) metadata.set('authorization', `Bearer ${token}`);
@@ -309,4 +316,5 @@ module.exports = {
   shortName,
   Status,
   rpcRoot,
+  MAX_MESSAGE_BYTES,
 };

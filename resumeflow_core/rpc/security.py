@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from resumeflow_core.errors import PermissionDeniedError, ResumeflowError, UnauthenticatedError
+from resumeflow_core.limits import MAX_MESSAGE_BYTES
 from resumeflow_core.rpc.errors import to_rpc_status
 
 # Load balancers and orchestrators probe health without credentials.
@@ -185,7 +186,8 @@ class _TokenInterceptor(
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 ]
 
 

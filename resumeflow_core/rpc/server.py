@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from resumeflow_core.errors import UnavailableError
+from resumeflow_core.limits import MAX_MESSAGE_BYTES
 from resumeflow_core.rpc.decoding import tolerant
 from resumeflow_core.rpc.reflection import enable_reflection
 from resumeflow_core.rpc.registration import rewriting
@@ -18,6 +19,11 @@ from resumeflow_core.rpc.security import Security
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 5.0  # seconds in-flight calls get to finish on shutdown
+SERVER_OPTIONS = (
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
 
 
 @dataclass
@@ -52,7 +58,7 @@ def build_server(
         UnavailableError: The address cannot be bound (for example, the port is taken).
     """
     security = security or Security()
-    server = grpc.aio.server(interceptors=security.interceptors(), options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(interceptors=security.interceptors(), options=SERVER_OPTIONS)
     register(rewriting(server, tolerant))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

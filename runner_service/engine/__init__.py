@@ -3,6 +3,8 @@
 from runner_service.engine.executor import (
     DEFAULT_MAX_CONCURRENCY,
     NODE_ERROR,
+    OUTPUT_TOO_LARGE,
+    RUNNER_SHUTDOWN,
     TEMPLATE_ERROR,
     TIMEOUT,
     UNKNOWN_NODE_TYPE,
@@ -37,6 +39,8 @@ __all__ = [
     "MISSING_PRIOR_RESULT",
     "MISSING_SECRET",
     "NODE_ERROR",
+    "OUTPUT_TOO_LARGE",
+    "RUNNER_SHUTDOWN",
     "SOURCE_NOT_FAILED",
     "SOURCE_OTHER_WORKFLOW",
     "START_OR_END_NODE",

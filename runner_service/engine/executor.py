@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES, serialized_size
 from resumeflow_core.nodes.base import TIMEOUT as TIMEOUT  # re-exported: the engine's codes in one place
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.http_settings import HttpSettings
@@ -36,11 +37,17 @@ INLINE_SLICE = 100
 NODE_ERROR = "NODE_ERROR"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
 UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
-NOT_RETRIED = frozenset({TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED})
-"""Failure codes no further attempt can fix: the node's definition is wrong, or the runner's
-destination policy refuses it."""
+OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
+RUNNER_SHUTDOWN = "RUNNER_SHUTDOWN"
+NOT_RETRIED = frozenset(
+    {TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED, OUTPUT_TOO_LARGE}
+)
+"""Failure codes no further attempt can fix: the node's definition is wrong, the runner's
+destination policy refuses it, or its output is too large (it would be as large again, and its
+request repeated for nothing)."""
 
 _NO_RETRY = RetryPolicy()
+_NOT_STARTED = NodeError(RUNNER_SHUTDOWN, "not started: the runner was shutting down")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Executor:
         initial_variables: Mapping[str, Any] | None = None,
         redactor: Redactor | None = None,
         http_settings: HttpSettings | None = None,
+        max_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES,
     ) -> None:
         """Prepare one run; nothing executes before `run()` is iterated.
 
@@ -96,6 +104,8 @@ class Executor:
             initial_variables: Variables to start from (resume: rebuilt from the lineage).
             redactor: The run's redactor of `secrets`, when the caller has built it already.
             http_settings: The runner's http settings, handed to every node call.
+            max_output_bytes: The most a node's output and written variables may take, serialized
+                as stored (secrets masked); a node beyond it fails OUTPUT_TOO_LARGE.
         """
         preset = preset or {}
         self._plan = plan
@@ -104,6 +114,7 @@ class Executor:
         self._http_settings = http_settings or HttpSettings()
         self._redactor = redactor or Redactor(secrets.values())
         self._semaphore = asyncio.Semaphore(max(1, max_concurrency))
+        self._max_output_bytes = max_output_bytes
         # The context owns these dicts; the executor then adds outputs and variables in place.
         self._context = TemplateContext(
             vars=dict(inputs if initial_variables is None else initial_variables),
@@ -121,6 +132,10 @@ class Executor:
         self._wakeup = asyncio.Event()
         self._started = False
         self._cancelled = False
+        self._draining = False
+        """Shutting down: no node starts any more; the unstarted ones fail RUNNER_SHUTDOWN."""
+        self._interrupted = False
+        """The shutdown grace passed: the nodes still in flight fail RUNNER_SHUTDOWN."""
         self._automatic(self._state.initial_transitions)
 
     # --- public API --------------------------------------------------------------------------
@@ -166,6 +181,26 @@ class Executor:
             task.cancel()
         self._wakeup.set()
 
+    def drain(self) -> None:
+        """The runner is shutting down: start no further node or attempt, let the ones in flight
+        finish, and fail every node that did not start with RUNNER_SHUTDOWN (what follows it is
+        BLOCKED, so the run ends FAILED and a resume re-runs them). Safe to call at any time."""
+        if self._draining or self._state.is_finished:
+            return
+        self._draining = True
+        self._wakeup.set()
+
+    def interrupt(self) -> None:
+        """The shutdown grace passed: stop the nodes still in flight and fail them RUNNER_SHUTDOWN
+        (a run cancelled by its user stays CANCELLED). Implies `drain`."""
+        self.drain()
+        if self._interrupted or self._state.is_finished:
+            return
+        self._interrupted = True
+        for task in self._tasks.values():
+            task.cancel()
+        self._wakeup.set()
+
     @property
     def status(self) -> RunStatus:
         """The run's status: RUNNING until every node is terminal."""
@@ -192,6 +227,9 @@ class Executor:
         hands out their transitions and yields to the event loop before the next slice, which
         lets the run's events reach the history and the streams while a long chain runs.
         """
+        if self._draining:
+            self._fail_unstarted()
+            return
         inline = 0
         while inline < INLINE_SLICE:
             if not self._pending:
@@ -205,6 +243,12 @@ class Executor:
                 inline += 1
             else:
                 self._spawn(node_id)
+
+    def _fail_unstarted(self) -> None:
+        """While draining: every node that could start fails instead; its descendants are BLOCKED."""
+        self._pending.extend(self._state.ready())
+        while self._pending:
+            self._record(self._finished(self._pending.popleft(), NodeStatus.FAILED, _NOT_STARTED), None)
 
     def _runs_inline(self, node_id: str) -> bool:
         # Inline nodes skip the task and the semaphore. A retried node sleeps between
@@ -226,7 +270,14 @@ class Executor:
     def _task_done(self, node_id: str, task: asyncio.Task[tuple[NodeResult, str | None]]) -> None:
         del self._tasks[node_id]
         if task.cancelled():
-            self._record(self._finished(node_id, NodeStatus.CANCELLED), None)
+            if self._interrupted and not self._cancelled:
+                attempt = self._attempts.get(node_id, (0, None))[0]
+                why = NodeError(RUNNER_SHUTDOWN, f"the runner shut down during attempt {attempt}")
+                self._record(
+                    self._finished(node_id, NodeStatus.FAILED, why if attempt else _NOT_STARTED), None
+                )
+            else:
+                self._record(self._finished(node_id, NodeStatus.CANCELLED), None)
             return
         error = task.exception()
         if error is None:
@@ -253,13 +304,17 @@ class Executor:
         attempts = max(1, policy.max_attempts)
         context = self._context.with_prev(self._prev(node_id))
         note = ""
+        failure = _NOT_STARTED
         for attempt in range(1, attempts + 1):
             async with self._semaphore if bounded else contextlib.nullcontext():
+                if self._draining:  # the runner is shutting down: no attempt starts any more
+                    return self._finished(node_id, NodeStatus.FAILED, failure), None
                 self._running(node_id, attempt, note)
                 outcome = _storable(await self._attempt(node, attempt, context))
             if isinstance(outcome, NodeOutcome):
                 return self._finished(node_id, NodeStatus.SUCCEEDED, outcome=outcome), outcome.branch
-            if attempt == attempts or outcome.code in NOT_RETRIED:
+            failure = outcome
+            if attempt == attempts or outcome.code in NOT_RETRIED or self._draining:
                 return self._finished(node_id, NodeStatus.FAILED, outcome), None
             note = f"retrying after {outcome.code}: {outcome.message}"
             await asyncio.sleep(policy.backoff(attempt))
@@ -268,7 +323,8 @@ class Executor:
     async def _attempt(self, node: Node, attempt: int, context: TemplateContext) -> NodeOutcome | NodeError:
         """Run one attempt inside the failure boundary; only cancellation gets through.
 
-        Failure kinds: (1) NodeFailure, the node's own verdict → its code; (2) a template that
+        Failure kinds: (1) NodeFailure, the node's own verdict → its code (also
+        OUTPUT_TOO_LARGE: the result as stored would exceed the size limit); (2) a template that
         does not render → TEMPLATE_ERROR; (3) the attempt outlived `node.timeout` → TIMEOUT;
         (4) any other exception → NODE_ERROR with the exception's type and message.
         """
@@ -283,6 +339,7 @@ class Executor:
                     outcome = await node_type.execute(call)
             if not isinstance(outcome, NodeOutcome):
                 raise TypeError(f"execute() returned {type(outcome).__name__}, not NodeOutcome")
+            self._check_size(outcome)
             return outcome
         except NodeFailure as failure:  # case (1)
             return NodeError(failure.code, failure.message)
@@ -305,6 +362,20 @@ class Executor:
         if self._redactor.active:
             return f"{type(error).__name__} (details withheld: the run has secrets)"
         return _describe(error)
+
+    def _check_size(self, outcome: NodeOutcome) -> None:
+        """Raises NodeFailure OUTPUT_TOO_LARGE when the result, as it would be stored, is over the
+        limit: one node must not make its run unrecordable."""
+        if outcome.output is None and not outcome.variables:
+            return
+        stored = self._redactor.redact((outcome.output, outcome.variables))
+        size = serialized_size(stored[0]) + serialized_size(stored[1])
+        if size > self._max_output_bytes:
+            raise NodeFailure(
+                OUTPUT_TOO_LARGE,
+                f"the output and variables are {size:,} bytes serialized, "
+                f"over the limit of {self._max_output_bytes:,} bytes (--max-node-output-bytes)",
+            )
 
     def _node_type(self, node: Node) -> NodeType:
         node_type = self._registry.get(node.type)

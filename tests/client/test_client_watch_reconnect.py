@@ -75,6 +75,24 @@ async def test_cut_connections_are_reopened_from_the_last_sequence(
     assert history_proxy.connections >= 4
 
 
+async def test_watching_a_finished_run_from_its_last_sequence_ends_at_once(
+    proxied_client: Client, history_proxy: TcpProxy
+) -> None:
+    run_id = await started_slow_run(proxied_client, steps=2, seconds=0)
+    finished = [e async for e in proxied_client.watch(run_id)]
+
+    again = await asyncio.wait_for(
+        _collect(proxied_client.watch(run_id, after_sequence=finished[-1].sequence)), timeout=5
+    )
+
+    assert again == []
+    assert history_proxy.connections == 1  # no reconnect: an empty, clean end is the answer
+
+
+async def _collect(events: AsyncIterator[Event]) -> list[Event]:
+    return [event async for event in events]
+
+
 async def test_a_history_service_that_is_away_for_a_while_is_waited_for(
     proxied_client: Client, history_proxy: TcpProxy
 ) -> None:

@@ -584,3 +584,123 @@ async def test_a_trivial_node_with_a_timeout_still_succeeds(
     executor = make_executor(make_plan(["start>a"], [Node("a", "noop", timeout=1)]), http)
 
     assert statuses(await collect(executor))["a"] is S.SUCCEEDED
+
+
+# --- size limits --------------------------------------------------------------------------------
+
+
+def error_of(transitions: Iterable[NodeTransition], node_id: str) -> tuple[str, str]:
+    result = terminal(transitions)[node_id].result
+    assert result is not None and result.error is not None
+    return result.error.code, result.error.message
+
+
+async def test_an_output_over_the_limit_fails_its_node_once_naming_the_size_and_the_limit(
+    http: httpx.AsyncClient,
+) -> None:
+    retried = RetryPolicy(max_attempts=3, initial_backoff=0)
+    big = Node("big", "echo", config={"blob": "x" * 2000}, retry=retried)
+    plan = make_plan(["start>big", "big>after"], [big])
+
+    transitions = await collect(make_executor(plan, http, max_output_bytes=1000))
+
+    code, message = error_of(transitions, "big")
+    assert code == "OUTPUT_TOO_LARGE"
+    assert "2,013 bytes" in message  # {"blob":"x…"} and {} and "limit of 1,000 bytes" in message
+    assert terminal(transitions)["big"].attempt == 1  # not retried: it would be as large again
+    assert statuses(transitions)["after"] is S.BLOCKED
+
+
+async def test_written_variables_count_toward_the_limit(http: httpx.AsyncClient) -> None:
+    node = Node("writer", "set", config={"values": {"v": "y" * 600}})
+    plan = make_plan(["start>writer"], [node])
+
+    transitions = await collect(make_executor(plan, http, max_output_bytes=1000))
+
+    # `set` outputs the values it writes: twice 610 bytes stored.
+    assert error_of(transitions, "writer")[0] == "OUTPUT_TOO_LARGE"
+
+
+async def test_the_limit_measures_the_result_as_stored_with_secrets_masked(
+    http: httpx.AsyncClient,
+) -> None:
+    node = Node("echoes", "echo", config={"blob": "{{ secrets.api_key }}" * 80})
+    plan = make_plan(["start>echoes"], [node])
+
+    # 80 secrets of 12 bytes raw, of 3 masked: only the masked result is stored.
+    transitions = await collect(make_executor(plan, http, secrets={"api_key": SECRET}, max_output_bytes=500))
+
+    assert statuses(transitions)["echoes"] is S.SUCCEEDED
+
+
+# --- shutdown -----------------------------------------------------------------------------------
+
+
+async def run_until(executor: Executor, node_id: str, status: NodeStatus, then: Any) -> list[NodeTransition]:
+    """Iterate the run; once `node_id` reaches `status`, call `then()`."""
+    transitions = []
+    async with asyncio.timeout(5):
+        async for transition in executor.run():
+            transitions.append(transition)
+            if (transition.node_id, transition.status) == (node_id, status):
+                then()
+    return transitions
+
+
+async def test_draining_lets_nodes_in_flight_finish_and_fails_the_next_ones_runner_shutdown(
+    http: httpx.AsyncClient,
+) -> None:
+    nodes = [Node("slow", "delay", config={"seconds": 0.1}), Node("next", "delay", config={"seconds": 0})]
+    executor = make_executor(make_plan(["start>slow", "slow>next", "next>end"], nodes), http)
+
+    transitions = await run_until(executor, "slow", S.RUNNING, executor.drain)
+
+    assert statuses(transitions) == {
+        "start": S.SUCCEEDED,
+        "slow": S.SUCCEEDED,
+        "next": S.FAILED,
+        "end": S.BLOCKED,
+    }
+    code, message = error_of(transitions, "next")
+    assert code == "RUNNER_SHUTDOWN" and "not started" in message
+    assert terminal(transitions)["next"].attempt == 0
+    assert executor.status is RunStatus.FAILED
+    assert executor.failed_node_ids == ["next"]
+
+
+async def test_interrupting_fails_the_nodes_in_flight_runner_shutdown(http: httpx.AsyncClient) -> None:
+    nodes = [Node("slow", "delay", config={"seconds": 30})]
+    executor = make_executor(make_plan(["start>slow", "slow>end"], nodes), http)
+
+    transitions = await run_until(executor, "slow", S.RUNNING, executor.interrupt)
+
+    assert statuses(transitions) == {"start": S.SUCCEEDED, "slow": S.FAILED, "end": S.BLOCKED}
+    assert error_of(transitions, "slow") == ("RUNNER_SHUTDOWN", "the runner shut down during attempt 1")
+    assert executor.status is RunStatus.FAILED
+
+
+async def test_draining_starts_no_further_attempt_and_keeps_the_real_failure(
+    http: httpx.AsyncClient,
+) -> None:
+    retried = RetryPolicy(max_attempts=5, initial_backoff=0.05)
+    node = Node("flaky", "flaky", config={"fail_times": 4}, retry=retried)
+    executor = make_executor(make_plan(["start>flaky"], [node]), http)
+
+    transitions = await run_until(executor, "flaky", S.RUNNING, executor.drain)
+
+    assert error_of(transitions, "flaky") == ("FLAKY", "attempt 1 failed with")
+    assert terminal(transitions)["flaky"].attempt == 1
+
+
+async def test_a_cancelled_run_stays_cancelled_when_interrupted(http: httpx.AsyncClient) -> None:
+    nodes = [Node("slow", "delay", config={"seconds": 30})]
+    executor = make_executor(make_plan(["start>slow", "slow>end"], nodes), http)
+
+    def cancel_then_interrupt() -> None:
+        executor.cancel()
+        executor.interrupt()
+
+    transitions = await run_until(executor, "slow", S.RUNNING, cancel_then_interrupt)
+
+    assert statuses(transitions) == {"start": S.SUCCEEDED, "slow": S.CANCELLED, "end": S.CANCELLED}
+    assert executor.status is RunStatus.CANCELLED

@@ -159,6 +159,26 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    max_node_output_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-node-output-bytes",
+            envvar="RESUMEFLOW_MAX_NODE_OUTPUT_BYTES",
+            min=1,
+            help="Largest output plus written variables of one node, serialized; a node beyond it "
+            "fails OUTPUT_TOO_LARGE.",
+        ),
+    ] = 1024 * 1024,  # resumeflow_core.limits.DEFAULT_MAX_NODE_OUTPUT_BYTES
+    shutdown_grace: Annotated[
+        float,
+        typer.Option(
+            "--shutdown-grace",
+            envvar="RESUMEFLOW_SHUTDOWN_GRACE",
+            min=0,
+            help="Seconds a stopping runner lets nodes in flight finish before failing them "
+            "RUNNER_SHUTDOWN; history waits this long plus 15 s for the runners' last writes.",
+        ),
+    ] = 10.0,  # runner_service.runner.DEFAULT_SHUTDOWN_GRACE
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, read_token, serve
@@ -190,6 +210,8 @@ def serve_command(
         max_active_runs=max_active_runs,
         runner_token=runner_token,
         http_settings=HttpSettings(max_response_bytes=http_max_response_bytes, policy=policy),
+        max_node_output_bytes=max_node_output_bytes,
+        shutdown_grace=shutdown_grace,
     )
     try:
         asyncio.run(serve(options))

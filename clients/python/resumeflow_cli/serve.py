@@ -7,6 +7,7 @@ import contextlib
 import enum
 import gc
 import logging
+import os
 import secrets
 import signal
 from dataclasses import dataclass, field, replace
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from history_service.server import HistoryServer, start_history_server
 from resumeflow_core.errors import InvalidArgumentError
+from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security
-from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
+from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, DEFAULT_SHUTDOWN_GRACE
 from runner_service.server import RunnerServer, start_runner_server
 
 log = logging.getLogger("resumeflow")
+FORCED_EXIT_CODE = 1  # a second SIGINT/SIGTERM cut the graceful shutdown short
 
 
 class Which(enum.StrEnum):
@@ -40,10 +43,13 @@ class ServeOptions:
     runner_token: str = ""
     """What history requires of the runner-facing writes and the runner sends (see `_runner_token`)."""
     http_settings: HttpSettings = field(default_factory=HttpSettings)
+    max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
 
 async def serve(options: ServeOptions) -> None:
-    """Start the chosen services and run until SIGINT or SIGTERM."""
+    """Start the chosen services and run until SIGINT or SIGTERM, then stop them gracefully: the
+    runner first (its runs' ends are recorded through the history), then the history."""
     history: HistoryServer | None = None
     runner: RunnerServer | None = None
     runner_token = _runner_token(options)
@@ -54,6 +60,7 @@ async def serve(options: ServeOptions) -> None:
                 history_address,
                 options.database_url,
                 security=replace(options.security, runner_token=runner_token),
+                shutdown_grace=options.shutdown_grace,
             )
             log.info(
                 "history service listening on %s (database %s)",
@@ -68,6 +75,8 @@ async def serve(options: ServeOptions) -> None:
                 history_security=replace(options.history_security, runner_token=runner_token),
                 max_active_runs=options.max_active_runs,
                 http_settings=options.http_settings,
+                max_node_output_bytes=options.max_node_output_bytes,
+                shutdown_grace=options.shutdown_grace,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
@@ -130,7 +139,18 @@ async def _wait_for_signal() -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("shutting down")
+    log.info("shutting down gracefully; signal again to stop at once")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, _stop_at_once)
+
+
+def _stop_at_once() -> None:
+    """A second signal: the operator will not wait for the grace. Exits without recording what
+    is unfinished; those runs become RUNNER_LOST by lease expiry, as after a crash."""
+    log.warning("second signal: stopping at once; unrecorded runs are left to lease expiry")
+    logging.shutdown()
+    os._exit(FORCED_EXIT_CODE)
 
 
 def _safe_url(url: str) -> str:

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 DEFAULT_RUNNER_ADDRESS = "127.0.0.1:50051"
 DEFAULT_HISTORY_ADDRESS = "127.0.0.1:50052"
 DEFAULT_TIMEOUT = 30.0  # seconds for each unary call; streams have no deadline
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""The largest message sent or accepted: the services' own limit (resumeflow_core/limits.py, copied
+because the client stands alone; a test pins the two together)."""
 
 # Keep-alives notice a dead peer on long RunWorkflow / WatchRun streams; gRPC's own reconnect
 # backoff (1 s, growing to 120 s) is shortened so a restarted service is found again quickly.
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2_000),

@@ -13,7 +13,7 @@ import grpc
 from resumeflow.v1 import history_service_pb2 as hpb
 from resumeflow_client._connection import Connection
 from resumeflow_client._errors import ResumeflowError, UnavailableError, from_rpc_error
-from resumeflow_client._models import Event, EventKind
+from resumeflow_client._models import Event, EventKind, RunStatus, _enum
 
 log = logging.getLogger("resumeflow_client")
 
@@ -99,14 +99,28 @@ class RunWatch:
             await self._backoff(error, exc)
             return None
         if message is grpc.aio.EOF:
-            # The log always ends with RUN_FINISHED; a stream closing before it was cut short.
             self._call = None
+            if await self._run_finished():
+                self._done = True  # watched from its end or past it: nothing more will come
+                return None
+            # The log always ends with RUN_FINISHED; a stream closing before it was cut short.
             error = UnavailableError(
                 f"the event stream of run {self._run_id!r} ended before the run finished"
             )
             await self._backoff(error, None)
             return None
         return message
+
+    async def _run_finished(self) -> bool:
+        """Whether the run is finished, for a stream that ended without its RUN_FINISHED event:
+        the history ends a finished run's watch at once when asked from its end or past it."""
+        try:
+            response = await self._connection.unary(
+                self._connection.history.GetRun, hpb.GetRunRequest(run_id=self._run_id)
+            )
+        except UnavailableError:
+            return False  # reconnecting will tell
+        return _enum(RunStatus, response.run.status).is_terminal
 
     async def _backoff(self, error: ResumeflowError, cause: BaseException | None) -> None:
         if self._failures >= self._connection.retry.max_attempts:
