@@ -14,7 +14,17 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import StrictUndefined, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from resumeflow_core.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    TimeBudget,
+    charge_output,
+    evaluation,
+    size_of,
+    tick,
+    untimed,
+)
 
 TEMPLATE_CACHE_SIZE = 4096
 """Distinct template strings (and expressions) kept compiled."""
@@ -49,6 +59,18 @@ class TemplateError(Exception):
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+class TemplateLimitError(TemplateError):
+    """A template went over an evaluation limit (size, integer bits, nesting, range, time).
+
+    Attributes:
+        limit: The limit's name, as README documents it (`MAX_TEMPLATE_VALUE_CHARS`, ...).
+    """
+
+    def __init__(self, message: str, limit: str, path: str = "") -> None:
+        super().__init__(message, path)
+        self.limit = limit
+
+
 class _ScopeDict(dict[Any, Any]):
     """A dict that knows its path in the template scope, so a missing key can be named in full."""
 
@@ -72,8 +94,9 @@ class _Undefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, immutable so templates cannot change the run state they read by reference.
+class _Environment(BoundedSandbox):
+    """The sandbox, immutable so templates cannot change the run state they read by reference,
+    and bounded in size and time (resumeflow_core.sandbox).
 
     Dict lookups put keys before attributes, both for `a.b` and `a['b']`: JSON bodies often
     have keys such as "items" or "values" that must not resolve to dict methods.
@@ -100,6 +123,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         )
 
     def _lookup(self, obj: dict[Any, Any], key: Any) -> Any:
+        tick()
         try:
             value = obj[key]
         except (TypeError, LookupError):
@@ -141,6 +165,8 @@ class TemplateContext:
     """id, workflow_id, workflow_version, root_run_id, lineage_depth."""
     prev: Any = UNSET
     """The output of the node's single taken parent; UNSET (undefined in templates) otherwise."""
+    budget: TimeBudget = field(default_factory=TimeBudget, compare=False)
+    """The evaluation time left to templates in this context; each derived context gets a fresh one."""
 
     def __post_init__(self) -> None:
         for name in ("vars", "env", "secrets", "nodes", "run"):
@@ -169,9 +195,11 @@ def render(value: Any, context: TemplateContext, extra: Mapping[str, Any] | None
         New containers holding the rendered values.
 
     Raises:
+        TemplateLimitError: A template went over an evaluation limit (the context's time budget included).
         TemplateError: A template has a syntax error, uses an undefined name, breaks the sandbox or fails.
     """
-    return _Renderer(context, extra).walk(value)
+    with _errors(), evaluation(context.budget):
+        return _Renderer(context, extra).walk(value)
 
 
 def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any] | None = None) -> Any:
@@ -180,13 +208,15 @@ def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any]
     A value that is not a string is returned as it is (a YAML `true`, say).
 
     Raises:
-        TemplateError: As for `render`.
+        TemplateLimitError, TemplateError: As for `render`.
     """
     if not isinstance(expression, str):
         return expression
     renderer = _Renderer(context, extra)
-    with _errors():
-        return _compile_expression(expression)(renderer.scope())
+    with _errors(), evaluation(context.budget):
+        with untimed():
+            compiled = _compile_expression(expression)
+        return compiled(renderer.scope())
 
 
 def check_syntax(value: Any, *, expressions: bool = False) -> list[tuple[str, str]]:
@@ -260,7 +290,9 @@ class _Renderer:
             if not _has_markers(value):
                 return value  # the fast path: no Jinja involved
             with _errors():
-                return _compile_template(value)(self.scope())
+                with untimed():
+                    compiled = _compile_template(value)
+                return compiled(self.scope())
         if isinstance(value, Mapping):
             return {key: self._child(key, item) for key, item in value.items()}
         if isinstance(value, list | tuple):
@@ -280,19 +312,23 @@ class _Renderer:
 def _errors() -> Iterator[None]:
     """Turn whatever compiling or evaluating a template raises into TemplateError.
 
-    Cases: (1) syntax errors; (2) undefined names and sandbox violations; (3) anything else the
-    expression itself raises (`1 / 0`, `'a' + 1`).
+    Cases: (1) syntax errors; (2) undefined names and sandbox violations; (3) an evaluation
+    limit; (4) anything else the expression itself raises (`1 / 0`, `'a' + 1`).
     """
     try:
         yield
     except TemplateError:
         raise
+    except LimitExceeded as exc:  # case (3)
+        raise TemplateLimitError(str(exc), exc.limit) from None
     except jinja2.TemplateSyntaxError as exc:  # case (1)
         where = f" (line {exc.lineno})" if exc.lineno > 1 else ""
         raise TemplateError(f"template syntax error: {exc.message}{where}") from exc
     except jinja2.TemplateError as exc:  # case (2)
         raise TemplateError(exc.message or type(exc).__name__) from exc
-    except Exception as exc:  # case (3)
+    except RecursionError as exc:  # case (4), without the repr of a deep value
+        raise TemplateError("RecursionError: the template nests or recurses too deeply") from exc
+    except Exception as exc:  # case (4)
         raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -306,7 +342,7 @@ def _compile_template(source: str) -> _Compiled:
     expression = _lone_expression(tree)
     if expression is not None:
         return _native(expression)
-    return _ENV.from_string(tree).render
+    return _ENV.from_string(_ENV.bound_tree(tree)).render
 
 
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
@@ -323,8 +359,15 @@ def _compile_expression(source: str) -> _Compiled:
 def _native(expression: ast.Expr) -> _Compiled:
     # The same construction as Environment.compile_expression, from an already parsed node.
     body = [ast.Assign(ast.Name("result", "store"), expression, lineno=1)]
-    compiled = TemplateExpression(_ENV.from_string(ast.Template(body, lineno=1)), False)
-    return lambda scope: _plain(compiled(scope))
+    tree = _ENV.bound_tree(ast.Template(body, lineno=1))
+    compiled = TemplateExpression(_ENV.from_string(tree), False)
+    return lambda scope: _charged(_plain(compiled(scope)))
+
+
+def _charged(value: Any) -> Any:
+    """A native result, counted against the evaluation's output limit like rendered text."""
+    charge_output(len(value) if isinstance(value, str) else size_of(value))
+    return value
 
 
 def _parse_expression(source: str) -> ast.Expr:
@@ -419,14 +462,33 @@ def _parse_for_names(text: str, *, expression: bool) -> ast.Node | None:
 
 
 def _scope_names(tree: ast.Node, scope: str) -> Iterator[str]:
-    lookups = (ast.Getattr, ast.Getitem)
+    lookups = (ast.Getattr, ast.Getitem, ast.Call)
     # find_all() skips the root itself, which a bare expression may be.
     found = [tree] if isinstance(tree, lookups) else []
+    getters = set()
     for node in [*found, *tree.find_all(lookups)]:
+        if isinstance(node, ast.Call):
+            # `secrets.get('gamma')` names gamma, not get.
+            name = _getter_argument(node, scope)
+            if name is not None:
+                getters.add(id(node.node))
+                yield name
+            continue
         owner = node.node  # type: ignore[attr-defined]  # Getattr and Getitem both have it
-        if not (isinstance(owner, ast.Name) and owner.name == scope):
+        if not (isinstance(owner, ast.Name) and owner.name == scope) or id(node) in getters:
             continue
         if isinstance(node, ast.Getattr):
             yield node.attr
         elif isinstance(node, ast.Getitem) and isinstance(node.arg, ast.Const):
             yield from [node.arg.value] if isinstance(node.arg.value, str) else []
+
+
+def _getter_argument(call: ast.Call, scope: str) -> str | None:
+    """X of `scope.get('X', ...)`, or None for any other call."""
+    method = call.node
+    if not (isinstance(method, ast.Getattr) and method.attr == "get" and isinstance(method.node, ast.Name)):
+        return None
+    if method.node.name != scope or not call.args or not isinstance(call.args[0], ast.Const):
+        return None
+    value = call.args[0].value
+    return value if isinstance(value, str) else None

@@ -15,7 +15,7 @@ from resumeflow_core.nodes.schema import (
     is_template,
     number_setting,
 )
-from resumeflow_core.templates import TemplateError, evaluate
+from resumeflow_core.templates import TemplateError, TemplateLimitError, evaluate
 
 DEFAULT_TIMEOUT = 30.0  # seconds
 BODY_EXCERPT_CHARS = 200
@@ -169,6 +169,9 @@ def _extract(call: NodeCall, output: dict[str, Any]) -> dict[str, Any]:
     for name, expression in extract.items():
         try:
             variables[name] = evaluate(expression, call.context, {"response": output})
+        except TemplateLimitError as exc:
+            exc.path = f"extract.{name}"
+            raise  # TEMPLATE_LIMIT, like every other template over a limit
         except TemplateError as exc:
             raise NodeFailure(EXTRACT_FAILED, f"extract {name!r}: {exc.message}") from exc
     return variables
