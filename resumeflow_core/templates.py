@@ -262,6 +262,62 @@ def referenced_names(value: Any, scope: str, *, expression_keys: Collection[str]
     return names
 
 
+def limit_problems(value: Any, *, expression_keys: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Templates inside `value` that go over a limit whatever the run, as (key path, message).
+
+    Only constant arithmetic is evaluated (`9 ** (9 ** 7 * 6)`, `'a' * 10**8`), under the same
+    limits as at run time; anything depending on the run is left to the run, which fails the
+    node TEMPLATE_LIMIT. Strings that do not parse are ignored (`check_syntax` reports them).
+
+    Args:
+        value: A config or part of one.
+        expression_keys: Top-level keys of `value` whose strings are bare expressions.
+    """
+    problems: list[tuple[str, str]] = []
+    items = value.items() if isinstance(value, Mapping) else [("", value)]
+    for key, item in items:
+        for path, text in _strings(item, _join("", key) if key != "" else ""):
+            tree = _parse_for_names(text, expression=key in expression_keys)
+            try:
+                _fold(tree)
+            except LimitExceeded as exc:
+                problems.append((path, str(exc)))
+    return problems
+
+
+_NOT_CONSTANT: Any = object()
+
+
+def _fold(node: ast.Node | None) -> Any:
+    """The value of a constant arithmetic expression, computed under the limits; else _NOT_CONSTANT.
+
+    Raises:
+        LimitExceeded: A constant part goes over a limit.
+    """
+    if isinstance(node, ast.Const):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        values = [_fold(item) for item in node.items]
+        if any(value is _NOT_CONSTANT for value in values):
+            return _NOT_CONSTANT
+        return values if isinstance(node, ast.List) else tuple(values)
+    if isinstance(node, ast.BinExpr | ast.Neg | ast.Pos):
+        operands = [_fold(child) for child in node.iter_child_nodes()]
+        if any(value is _NOT_CONSTANT for value in operands):
+            return _NOT_CONSTANT
+        try:
+            if isinstance(node, ast.BinExpr):
+                return _ENV.call_binop(None, node.operator, *operands)  # type: ignore[arg-type]
+            return _ENV.call_unop(None, node.operator, *operands)  # type: ignore[arg-type]
+        except LimitExceeded:
+            raise
+        except Exception:  # noqa: BLE001 - `1 / 0` and the like fail at run time, if reached
+            return _NOT_CONSTANT
+    for child in node.iter_child_nodes() if node is not None else ():
+        _fold(child)
+    return _NOT_CONSTANT
+
+
 class _Renderer:
     """One render: builds the scope on first use and walks a value."""
 
