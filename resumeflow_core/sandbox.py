@@ -155,28 +155,54 @@ def size_of(value: Any, limit: int = MAX_TEMPLATE_VALUE_CHARS) -> int:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack and total <= limit:
         item, depth = stack.pop()
-        if isinstance(item, str | bytes | bytearray):
-            total += len(item)
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            check_integer(item)
-            total += item.bit_length() * 3 // 10 + 1
-        elif isinstance(item, dict | list | tuple | set | frozenset):
-            if depth >= MAX_TEMPLATE_NESTING:
-                raise LimitExceeded(
-                    "MAX_TEMPLATE_NESTING", f"a value nests deeper than {MAX_TEMPLATE_NESTING}"
-                )
-            total += 2 + len(item)  # brackets and one separator per item, before looking inside
-            if total > limit:
-                break
-            if isinstance(item, dict):
-                stack.extend((part, depth + 1) for pair in item.items() for part in pair)
+        if not isinstance(item, dict | list | tuple | set | frozenset):
+            total += _scalar_size(item)
+            continue
+        if depth >= MAX_TEMPLATE_NESTING:
+            raise LimitExceeded("MAX_TEMPLATE_NESTING", f"a value nests deeper than {MAX_TEMPLATE_NESTING}")
+        total += 2 + len(item)  # brackets and one separator per item, before looking inside
+        if total > limit:
+            break
+        parts = (part for pair in item.items() for part in pair) if isinstance(item, dict) else item
+        for part in parts:
+            kind = type(part)
+            if kind is str:  # the common leaves, without a trip through the stack
+                total += len(part)
+            elif kind is int:
+                bits = part.bit_length()
+                if bits > MAX_TEMPLATE_INTEGER_BITS:
+                    raise _too_many_bits()
+                total += bits * 3 // 10 + 1
+            elif kind is float or kind is bool or part is None:
+                total += 5
             else:
-                stack.extend((part, depth + 1) for part in item)
-        else:
-            total += 16  # numbers, undefined values, functions: small when rendered
+                stack.append((part, depth + 1))
     return total
+
+
+def _scalar_size(item: Any) -> int:
+    if isinstance(item, str | bytes | bytearray):
+        return len(item)
+    if isinstance(item, bool) or item is None:
+        return 5
+    if isinstance(item, int):
+        check_integer(item)
+        return int(item.bit_length() * 3 // 10 + 1)
+    return 16  # floats, undefined values, functions: small when rendered
+
+
+def check_footprint(value: Any, what: str) -> Any:
+    """Return `value` when its length (its memory: a list holds references) and, for an
+    integer, its bits are within the limits; nothing is walked, so this is cheap for any value.
+
+    Raises:
+        LimitExceeded: They are not.
+    """
+    if isinstance(value, int):
+        check_integer(value)
+    elif isinstance(value, str | bytes | bytearray | dict | list | tuple | set | frozenset):
+        _check_size(len(value), what)
+    return value
 
 
 def check_value(value: Any, what: str = "a value") -> Any:
@@ -228,15 +254,17 @@ def _check_product(left: Any, right: Any) -> None:
         if left.bit_length() + right.bit_length() > MAX_TEMPLATE_INTEGER_BITS + 1:
             raise _too_many_bits()
         return
+    # Sequences are measured by length, not walked: a list holds references, so its memory is
+    # its length; what it renders to is checked where it is rendered (output, join, tojson).
     sequence, times = (left, right) if _is_int(right) else (right, left)
     if _is_int(times) and isinstance(sequence, str | bytes | list | tuple) and times > 0:
-        _check_size(size_of(sequence) * times, "a repeated sequence")
+        _check_size(len(sequence) * times, "a repeated sequence")
 
 
 def _check_sum(left: Any, right: Any) -> None:
     same = (str, bytes, list, tuple)
     if any(isinstance(left, kind) and isinstance(right, kind) for kind in same):
-        _check_size(size_of(left) + size_of(right), "a concatenation")
+        _check_size(len(left) + len(right), "a concatenation")
 
 
 _PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])")
@@ -329,10 +357,18 @@ def _check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 # --- filters ---------------------------------------------------------------------------------
 
 
+_PASSED = ("environment", "eval_ctx", "context")
+"""What Jinja2's filters call the argument it passes them (pass_environment and the like)."""
+
+
 def _filter_arguments(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, passed: bool
 ) -> dict[str, Any]:
-    bound = inspect.signature(func).bind(*args, **kwargs)
+    """The filter's arguments by name; `passed`: args[0] is the context Jinja2 passes."""
+    signature = inspect.signature(func)
+    if passed and next(iter(signature.parameters), "") not in _PASSED:
+        args = args[1:]  # async_variant filters take it without declaring it
+    bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
 
@@ -344,11 +380,13 @@ _CHECKED = frozenset(
 """Filters that can build much more than they take, or take long over a large input."""
 
 
-def _check_filter(name: str, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _check_filter(
+    name: str, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *, passed: bool
+) -> None:
     """Estimate what a size-multiplying filter would build, before it builds it."""
     if name not in _CHECKED:
         return
-    given = _filter_arguments(func, args, kwargs)
+    given = _filter_arguments(func, args, kwargs, passed=passed)
     value = given.get("value", given.get("s"))
     if name == "center":
         _check_padding(value, given.get("width"), "the result of center")
@@ -398,14 +436,25 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
                     _check_join(separator, args[skip])
             elif name == "sum" and isinstance(args[skip], list):
                 start = args[skip + 2] if len(args) > skip + 2 else kwargs.get("start", 0)
-                if isinstance(start, list | tuple):  # sums of lists concatenate them
-                    _check_size(sum(size_of(item) for item in args[skip]), "the result of sum")
+                attribute = args[skip + 1] if len(args) > skip + 1 else kwargs.get("attribute")
+                if isinstance(start, list | tuple) and attribute is None:
+                    return _sum_sequences(start, args[skip])
         else:
-            _check_filter(name, func, args[skip:], kwargs)
+            _check_filter(name, func, args, kwargs, passed=skip == 1)
         result = func(*args, **kwargs)
-        return result if name in _PASS_THROUGH else check_value(result, f"the result of {name}")
+        return result if name in _PASS_THROUGH else check_footprint(result, f"the result of {name}")
 
     return bounded
+
+
+def _sum_sequences(start: list[Any] | tuple[Any, ...], items: list[Any]) -> Any:
+    """`sum(items, start)` of lists in linear time: Python's repeated `+` is quadratic, in C."""
+    result = list(start)
+    for item in items:
+        tick()
+        _check_size(len(result) + len(item), "the result of sum")
+        result.extend(item)
+    return type(start)(result) if isinstance(start, tuple) else result
 
 
 def _iterate(items: Any) -> Iterator[Any]:
@@ -487,7 +536,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         if _is_int(result):
             check_integer(result)
         elif operator == "%":
-            check_value(result, "a formatted string")
+            check_footprint(result, "a formatted string")
         return result
 
     def call_unop(self, context: Context, operator: str, arg: Any) -> Any:
@@ -500,7 +549,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         result = super().call(__context, __obj, *args, **kwargs)
         if isinstance(getattr(__obj, "__self__", None), dict) and __obj.__name__ == "get":
             return result  # a value the dict already holds
-        return check_value(result, "the result of a call")
+        return check_footprint(result, "the result of a call")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         tick()

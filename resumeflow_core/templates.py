@@ -417,12 +417,18 @@ def _native(expression: ast.Expr) -> _Compiled:
     body = [ast.Assign(ast.Name("result", "store"), expression, lineno=1)]
     tree = _ENV.bound_tree(ast.Template(body, lineno=1))
     compiled = TemplateExpression(_ENV.from_string(tree), False)
-    return lambda scope: _charged(_plain(compiled(scope)))
+    return lambda scope: _charged(compiled(scope))
 
 
 def _charged(value: Any) -> Any:
-    """A native result, counted against the evaluation's output limit like rendered text."""
-    charge_output(len(value) if isinstance(value, str) else size_of(value))
+    """A native result made plain and counted against the output limit, like rendered text.
+
+    Untimed: the cost is linear in a value that exists already (often a node's output passed
+    on), and the size walk stops at the limit.
+    """
+    with untimed():
+        value = _plain(value)
+        charge_output(len(value) if isinstance(value, str) else size_of(value))
     return value
 
 
