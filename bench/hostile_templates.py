@@ -142,9 +142,8 @@ async def measure() -> None:
                 worst = await health
                 after = [rss_mib(p.pid) for p in processes]
                 deltas = [f"{b - a:+.1f} MiB" for a, b in zip(before, after, strict=True)]
-                print(
-                    f"| `{name}` | {outcome} | {elapsed * 1000:.0f} ms | {deltas[0]} | {deltas[1]} | {worst * 1000:.0f} ms |"
-                )
+                cells = [f"`{name}`", outcome, f"{elapsed * 1000:.0f} ms", *deltas, f"{worst * 1000:.0f} ms"]
+                print("| " + " | ".join(cells) + " |")
         finally:
             for process in processes:
                 process.terminate()
