@@ -69,20 +69,29 @@ class TimeBudget:
     remaining: float = MAX_TEMPLATE_SECONDS
 
 
-_clock = time.thread_time
-"""CPU time of the evaluating thread: a loaded machine does not make a template run out of time."""
+_cpu_clock = time.thread_time
+"""CPU time of the evaluating thread: a loaded machine does not make a template run out of time.
+It is a system call, so `tick()` reads the cheap wall clock and asks this one only when the
+wall-clock deadline has passed."""
 
 
 class _Evaluation:
-    """The state of one evaluation in progress: its deadline, the output produced so far and the
-    time spent compiling, which is not charged."""
+    """The state of one evaluation in progress: its deadlines (CPU, and the wall-clock time at
+    which the CPU one is checked next), the output produced so far and the time spent compiling,
+    which is not charged."""
 
-    __slots__ = ("deadline", "output", "untimed")
+    __slots__ = ("cpu_deadline", "output", "untimed", "wall_deadline")
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
+    def __init__(self, seconds: float) -> None:
+        self.cpu_deadline = _cpu_clock() + seconds
+        self.wall_deadline = time.monotonic() + seconds
         self.output = 0
         self.untimed = 0.0
+
+    def extend(self, seconds: float) -> None:
+        self.cpu_deadline += seconds
+        self.wall_deadline += seconds
+        self.untimed += seconds
 
 
 _CURRENT: ContextVar[_Evaluation | None] = ContextVar("resumeflow_template_evaluation", default=None)
@@ -90,42 +99,44 @@ _CURRENT: ContextVar[_Evaluation | None] = ContextVar("resumeflow_template_evalu
 
 @contextmanager
 def evaluation(budget: TimeBudget) -> Iterator[None]:
-    """Evaluate templates inside this block under `budget`, which is charged the time spent.
+    """Evaluate templates inside this block under `budget`, which is charged the CPU time spent.
 
     Raises:
         LimitExceeded: The budget is already spent (inside the block: any limit).
     """
-    start = _clock()
     if budget.remaining <= 0:
         raise _out_of_time()
-    state = _Evaluation(start + budget.remaining)
+    start = _cpu_clock()
+    state = _Evaluation(budget.remaining)
     token = _CURRENT.set(state)
     try:
         yield
     finally:
         _CURRENT.reset(token)
-        budget.remaining -= _clock() - start - state.untimed
+        budget.remaining -= _cpu_clock() - start - state.untimed
 
 
 @contextmanager
 def untimed() -> Iterator[None]:
     """Leave the time spent inside this block (compiling a template) out of the evaluation's."""
     state = _CURRENT.get()
-    start = _clock()
+    start = time.monotonic()
     try:
         yield
     finally:
         if state is not None:
-            spent = _clock() - start
-            state.deadline += spent
-            state.untimed += spent
+            state.extend(time.monotonic() - start)
 
 
 def tick() -> None:
     """Check the deadline of the evaluation in progress."""
     state = _CURRENT.get()
-    if state is not None and _clock() > state.deadline:
+    if state is None or time.monotonic() <= state.wall_deadline:
+        return
+    left = state.cpu_deadline - _cpu_clock()
+    if left <= 0:
         raise _out_of_time()
+    state.wall_deadline = time.monotonic() + left  # the thread was not running all along
 
 
 def charge_output(chars: int) -> None:

@@ -214,9 +214,7 @@ def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any]
         return expression
     renderer = _Renderer(context, extra)
     with _errors(), evaluation(context.budget):
-        with untimed():
-            compiled = _compile_expression(expression)
-        return compiled(renderer.scope())
+        return _compile_expression(expression)(renderer.scope())
 
 
 def check_syntax(value: Any, *, expressions: bool = False) -> list[tuple[str, str]]:
@@ -346,9 +344,7 @@ class _Renderer:
             if not _has_markers(value):
                 return value  # the fast path: no Jinja involved
             with _errors():
-                with untimed():
-                    compiled = _compile_template(value)
-                return compiled(self.scope())
+                return _compile_template(value)(self.scope())
         if isinstance(value, Mapping):
             return {key: self._child(key, item) for key, item in value.items()}
         if isinstance(value, list | tuple):
@@ -393,23 +389,28 @@ _Compiled = Callable[[dict[str, Any]], Any]
 
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def _compile_template(source: str) -> _Compiled:
-    """Compile a template string; a lone `{{ expr }}` compiles to a native evaluation of expr."""
-    tree = _ENV.parse(source)
-    expression = _lone_expression(tree)
-    if expression is not None:
-        return _native(expression)
-    return _ENV.from_string(_ENV.bound_tree(tree)).render
+    """Compile a template string; a lone `{{ expr }}` compiles to a native evaluation of expr.
+
+    Compiling (here, on a cache miss only) is not charged to the evaluation's time budget.
+    """
+    with untimed():
+        tree = _ENV.parse(source)
+        expression = _lone_expression(tree)
+        if expression is not None:
+            return _native(expression)
+        return _ENV.from_string(_ENV.bound_tree(tree)).render
 
 
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def _compile_expression(source: str) -> _Compiled:
-    """Compile an expression written bare or as a lone `{{ expr }}`."""
-    if not _has_markers(source):
-        return _native(_parse_expression(source.strip()))
-    expression = _lone_expression(_ENV.parse(source))
-    if expression is None:
-        raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
-    return _native(expression)
+    """Compile an expression written bare or as a lone `{{ expr }}` (untimed, as templates)."""
+    with untimed():
+        if not _has_markers(source):
+            return _native(_parse_expression(source.strip()))
+        expression = _lone_expression(_ENV.parse(source))
+        if expression is None:
+            raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
+        return _native(expression)
 
 
 def _native(expression: ast.Expr) -> _Compiled:
@@ -426,10 +427,21 @@ def _charged(value: Any) -> Any:
     Untimed: the cost is linear in a value that exists already (often a node's output passed
     on), and the size walk stops at the limit.
     """
+    if isinstance(value, str):
+        charge_output(len(value))
+        return value if type(value) is str else str(value)
+    if not isinstance(value, dict | list | tuple) or len(value) < _LARGE:
+        value = _plain(value)
+        charge_output(size_of(value))
+        return value
     with untimed():
         value = _plain(value)
-        charge_output(len(value) if isinstance(value, str) else size_of(value))
+        charge_output(size_of(value))
     return value
+
+
+_LARGE = 256
+"""Items from which a native result's walk is worth timing apart."""
 
 
 def _parse_expression(source: str) -> ast.Expr:
