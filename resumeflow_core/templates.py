@@ -233,10 +233,43 @@ def check_syntax(value: Any, *, expressions: bool = False) -> list[tuple[str, st
             continue
         try:
             with _errors():
-                (_compile_expression if expressions else _compile_template)(text)
+                _check_tree(_read_only_tree(text, expression=expressions))
         except TemplateError as exc:
             problems.append((path, exc.message))
     return problems
+
+
+@lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _read_only_tree(text: str, *, expression: bool) -> ast.Node:
+    """`_parse`, cached for the checks that only read the tree (compiling rewrites its own)."""
+    return _parse(text, expression=expression)
+
+
+def _parse(text: str, *, expression: bool) -> ast.Node:
+    """The syntax tree of a template, or of an expression written bare or as a lone `{{ expr }}`."""
+    if expression and not _has_markers(text):
+        return _parse_expression(text.strip())
+    tree = _ENV.parse(text)
+    if expression and _lone_expression(tree) is None:
+        raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
+    return tree
+
+
+def _check_tree(tree: ast.Node) -> None:
+    """What compiling would refuse besides syntax: unknown filters and tests, a dynamic autoescape.
+
+    Validation stops here, short of compiling: parsing is several times cheaper, and a workflow
+    can hold many templates.
+    """
+    for node in [tree, *tree.find_all((ast.Filter, ast.Test, ast.EvalContextModifier))]:
+        if isinstance(node, ast.Filter) and node.name not in _ENV.filters:
+            raise jinja2.TemplateAssertionError(f"No filter named {node.name!r}.", node.lineno)
+        if isinstance(node, ast.Test) and node.name not in _ENV.tests:
+            raise jinja2.TemplateAssertionError(f"No test named {node.name!r}.", node.lineno)
+        if isinstance(node, ast.EvalContextModifier) and not all(
+            isinstance(option.value, ast.Const) for option in node.options
+        ):
+            raise jinja2.TemplateSyntaxError("{% autoescape %} takes a constant", node.lineno)
 
 
 def referenced_names(value: Any, scope: str, *, expression_keys: Collection[str] = ()) -> set[str]:
@@ -405,12 +438,9 @@ def _compile_template(source: str) -> _Compiled:
 def _compile_expression(source: str) -> _Compiled:
     """Compile an expression written bare or as a lone `{{ expr }}` (untimed, as templates)."""
     with untimed():
-        if not _has_markers(source):
-            return _native(_parse_expression(source.strip()))
-        expression = _lone_expression(_ENV.parse(source))
-        if expression is None:
-            raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
-        return _native(expression)
+        tree = _parse(source, expression=True)
+        expression = tree if not isinstance(tree, ast.Template) else _lone_expression(tree)
+        return _native(expression)  # type: ignore[arg-type]  # _parse checked there is one
 
 
 def _native(expression: ast.Expr) -> _Compiled:
@@ -527,11 +557,12 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _parse_for_names(text: str, *, expression: bool) -> ast.Node | None:
+    if not (expression or _has_markers(text)):
+        return None
     try:
-        if _has_markers(text):
-            return _ENV.parse(text)
-        return _parse_expression(text.strip()) if expression else None
-    except jinja2.TemplateSyntaxError:
+        # Parsed as a template whenever it has markers, as before, so `{{ a }} text` still counts.
+        return _read_only_tree(text, expression=expression and not _has_markers(text))
+    except (jinja2.TemplateSyntaxError, RecursionError):
         return None
 
 

@@ -149,3 +149,20 @@ async def test_a_condition_over_a_limit_fails_template_limit_naming_its_key(serv
     assert evil.error.code == "TEMPLATE_LIMIT"
     assert evil.error.message.startswith("expression: ")
     assert "MAX_TEMPLATE_INTEGER_BITS" in evil.error.message
+
+
+async def test_put_workflow_with_hundreds_of_templates_leaves_the_history_responsive(
+    services: Services,
+) -> None:
+    values = {
+        f"v{i}": f"{{{{ vars.a{i} | default('x') }}}} {{{{ nodes.n{i}.body.t{i} }}}}" for i in range(500)
+    }
+    many = workflow(
+        "many",
+        [node("start", "start"), node("set", "set", values=values), node("end", "end")],
+        [("start", "set"), ("set", "end")],
+    )
+
+    stored = await while_checking_health(services, services.put(many))
+
+    assert not isinstance(stored, BaseException) and stored.version == 1
