@@ -386,7 +386,7 @@ def _filter_arguments(
 
 _CHECKED = frozenset(
     {"center", "indent", "wordwrap", "format", "replace", "batch", "slice", "sort", "dictsort", "unique"}
-    | {"groupby", "pprint", "tojson", "urlize", "string"}
+    | {"groupby", "pprint", "tojson", "urlize", "string", "list"}
 )
 """Filters that can build much more than they take, or take long over a large input."""
 
@@ -423,6 +423,8 @@ def _check_filter(
             raise LimitExceeded("MAX_TEMPLATE_ITEMS", f"{name} of more than {MAX_TEMPLATE_ITEMS} items")
     elif name in ("pprint", "tojson", "urlize", "string"):
         _check_size(size_of(value), f"the input of {name}")
+    elif name == "list" and isinstance(value, Sized):
+        _check_size(len(value), "the result of list")  # `long_string|list` is a list per character
 
 
 _MATERIALIZED = frozenset({"join", "sum"})
@@ -443,8 +445,11 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             args = (*args[:skip], _materialize(args[skip]), *args[skip + 1 :])
             if name == "join" and kwargs.get("attribute") is None and len(args) <= skip + 2:
                 separator = args[skip + 1] if len(args) > skip + 1 else kwargs.get("d", "")
-                if isinstance(args[skip], list):
-                    _check_join(separator, args[skip])
+                items = args[skip]
+                if isinstance(items, str):  # joins its characters
+                    _check_size(len(items) * (1 + size_of(separator)), "a joined string")
+                elif isinstance(items, list):
+                    _check_join(separator, items)
             elif name == "sum" and isinstance(args[skip], list):
                 start = args[skip + 2] if len(args) > skip + 2 else kwargs.get("start", 0)
                 attribute = args[skip + 1] if len(args) > skip + 1 else kwargs.get("attribute")

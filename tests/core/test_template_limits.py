@@ -54,6 +54,8 @@ def limit_of(template: str) -> str:
         pytest.param("{{ ('x' * 10**5)|replace('x', 'y' * 1000) }}", CHARS, id="replace-filter"),
         pytest.param("{{ ('y' * 10**6).join(['a', 'b', 'c']) }}", CHARS, id="join-method"),
         pytest.param("{{ range(1000)|join('y' * 10**4) }}", CHARS, id="join-filter"),
+        pytest.param("{{ ('x' * 1000)|join('y' * 2000) }}", CHARS, id="join-filter-of-a-string"),
+        pytest.param("{{ ('x' * 10**6 ~ 'x' * 10**5)|list }}", CHARS, id="list-of-a-long-string"),
         pytest.param("{{ vars.big.translate({120: 'y' * 10**4}) }}", CHARS, id="translate"),
         pytest.param("{{ (1).to_bytes(10**9, 'big') }}", CHARS, id="to-bytes"),
         pytest.param("{{ '%0999999999d' % 1 }}", CHARS, id="printf-width"),
