@@ -427,6 +427,14 @@ def _check_filter(
         _check_size(len(value), "the result of list")  # `long_string|list` is a list per character
 
 
+_STRUCTURAL = frozenset(
+    {"length", "count", "first", "last", "random", "default", "d", "attr", "min", "max", "map", "select"}
+    | {"reject", "selectattr", "rejectattr", "list", "sort", "unique", "groupby", "batch", "slice"}
+    | {"dictsort", "items", "reverse", "join", "sum", "int", "float", "abs", "round", "tojson"}
+)
+"""Filters that work on a container's items (or are checked on their own), never on its text:
+every other filter given a list or a mapping renders it to text first (`upper`, `e`, `urlencode`),
+so its rendered size is checked before."""
 _MATERIALIZED = frozenset({"join", "sum"})
 """Filters whose input is collected first, so its size can be known before they combine it."""
 _PASS_THROUGH = frozenset(
@@ -441,6 +449,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)  # keeps jinja_pass_arg, so Jinja still passes the context
     def bounded(*args: Any, **kwargs: Any) -> Any:
         tick()
+        if name not in _STRUCTURAL and len(args) > skip and isinstance(args[skip], _CONTAINERS):
+            _check_size(size_of(args[skip]), f"the input of {name}")
         if name in _MATERIALIZED and len(args) > skip:
             args = (*args[:skip], _materialize(args[skip]), *args[skip + 1 :])
             if name == "join" and kwargs.get("attribute") is None and len(args) <= skip + 2:
@@ -461,6 +471,9 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         return result if name in _PASS_THROUGH else check_footprint(result, f"the result of {name}")
 
     return bounded
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 def _sum_sequences(start: list[Any] | tuple[Any, ...], items: list[Any]) -> Any:
