@@ -88,7 +88,9 @@ class History:
         return workflow
 
     async def put_workflow(self, workflow: Workflow) -> tuple[Workflow, bool]:
-        validate_workflow(workflow, self.registry)
+        # In a thread: a workflow may hold thousands of templates to parse, and the event loop
+        # must keep answering everyone else (health checks included) meanwhile.
+        await asyncio.to_thread(validate_workflow, workflow, self.registry)
         return await self.store.put_workflow(workflow)
 
     # --- runs -------------------------------------------------------------------------------

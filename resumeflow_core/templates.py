@@ -15,7 +15,17 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import StrictUndefined, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from resumeflow_core.sandbox import (
+    BoundedSandbox,
+    LimitExceeded,
+    TimeBudget,
+    charge_output,
+    evaluation,
+    size_of,
+    tick,
+    untimed,
+)
 
 TEMPLATE_CACHE_SIZE = 4096
 """Distinct template strings (and expressions) kept compiled."""
@@ -50,6 +60,18 @@ class TemplateError(Exception):
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+class TemplateLimitError(TemplateError):
+    """A template went over an evaluation limit (size, integer bits, nesting, range, time).
+
+    Attributes:
+        limit: The limit's name, as README documents it (`MAX_TEMPLATE_VALUE_CHARS`, ...).
+    """
+
+    def __init__(self, message: str, limit: str, path: str = "") -> None:
+        super().__init__(message, path)
+        self.limit = limit
+
+
 class _ScopeDict(dict[Any, Any]):
     """A dict that knows its path in the template scope, so a missing key can be named in full."""
 
@@ -73,8 +95,9 @@ class _Undefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, immutable so templates cannot change the run state they read by reference.
+class _Environment(BoundedSandbox):
+    """The sandbox, immutable so templates cannot change the run state they read by reference,
+    and bounded in size and time (resumeflow_core.sandbox).
 
     Dict lookups put keys before attributes, both for `a.b` and `a['b']`: JSON bodies often
     have keys such as "items" or "values" that must not resolve to dict methods.
@@ -101,6 +124,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         )
 
     def _lookup(self, obj: dict[Any, Any], key: Any) -> Any:
+        tick()
         try:
             value = obj[key]
         except (TypeError, LookupError):
@@ -142,6 +166,8 @@ class TemplateContext:
     """id, workflow_id, workflow_version, root_run_id, lineage_depth."""
     prev: Any = UNSET
     """The output of the node's single taken parent; UNSET (undefined in templates) otherwise."""
+    budget: TimeBudget = field(default_factory=TimeBudget, compare=False)
+    """The evaluation time left to templates in this context; each derived context gets a fresh one."""
 
     def __post_init__(self) -> None:
         for name in ("vars", "env", "secrets", "nodes", "run"):
@@ -170,9 +196,11 @@ def render(value: Any, context: TemplateContext, extra: Mapping[str, Any] | None
         New containers holding the rendered values.
 
     Raises:
+        TemplateLimitError: A template went over an evaluation limit (the context's time budget included).
         TemplateError: A template has a syntax error, uses an undefined name, breaks the sandbox or fails.
     """
-    return _Renderer(context, extra).walk(value)
+    with _errors(), evaluation(context.budget):
+        return _Renderer(context, extra).walk(value)
 
 
 def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any] | None = None) -> Any:
@@ -181,12 +209,12 @@ def evaluate(expression: Any, context: TemplateContext, extra: Mapping[str, Any]
     A value that is not a string is returned as it is (a YAML `true`, say).
 
     Raises:
-        TemplateError: As for `render`.
+        TemplateLimitError, TemplateError: As for `render`.
     """
     if not isinstance(expression, str):
         return expression
     renderer = _Renderer(context, extra)
-    with _errors(expression, secret=bool(context.secrets)):
+    with _errors(expression, secret=bool(context.secrets)), evaluation(context.budget):
         return _compile_expression(expression)(renderer.scope())
 
 
@@ -206,10 +234,43 @@ def check_syntax(value: Any, *, expressions: bool = False) -> list[tuple[str, st
             continue
         try:
             with _errors():
-                (_compile_expression if expressions else _compile_template)(text)
+                _check_tree(_read_only_tree(text, expression=expressions))
         except TemplateError as exc:
             problems.append((path, exc.message))
     return problems
+
+
+@lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _read_only_tree(text: str, *, expression: bool) -> ast.Node:
+    """`_parse`, cached for the checks that only read the tree (compiling rewrites its own)."""
+    return _parse(text, expression=expression)
+
+
+def _parse(text: str, *, expression: bool) -> ast.Node:
+    """The syntax tree of a template, or of an expression written bare or as a lone `{{ expr }}`."""
+    if expression and not _has_markers(text):
+        return _parse_expression(text.strip())
+    tree = _ENV.parse(text)
+    if expression and _lone_expression(tree) is None:
+        raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
+    return tree
+
+
+def _check_tree(tree: ast.Node) -> None:
+    """What compiling would refuse besides syntax: unknown filters and tests, a dynamic autoescape.
+
+    Validation stops here, short of compiling: parsing is several times cheaper, and a workflow
+    can hold many templates.
+    """
+    for node in [tree, *tree.find_all((ast.Filter, ast.Test, ast.EvalContextModifier))]:
+        if isinstance(node, ast.Filter) and node.name not in _ENV.filters:
+            raise jinja2.TemplateAssertionError(f"No filter named {node.name!r}.", node.lineno)
+        if isinstance(node, ast.Test) and node.name not in _ENV.tests:
+            raise jinja2.TemplateAssertionError(f"No test named {node.name!r}.", node.lineno)
+        if isinstance(node, ast.EvalContextModifier) and not all(
+            isinstance(option.value, ast.Const) for option in node.options
+        ):
+            raise jinja2.TemplateSyntaxError("{% autoescape %} takes a constant", node.lineno)
 
 
 def referenced_names(value: Any, scope: str, *, expression_keys: Collection[str] = ()) -> set[str]:
@@ -231,6 +292,62 @@ def referenced_names(value: Any, scope: str, *, expression_keys: Collection[str]
             if tree is not None:
                 names.update(_scope_names(tree, scope))
     return names
+
+
+def limit_problems(value: Any, *, expression_keys: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Templates inside `value` that go over a limit whatever the run, as (key path, message).
+
+    Only constant arithmetic is evaluated (`9 ** (9 ** 7 * 6)`, `'a' * 10**8`), under the same
+    limits as at run time; anything depending on the run is left to the run, which fails the
+    node TEMPLATE_LIMIT. Strings that do not parse are ignored (`check_syntax` reports them).
+
+    Args:
+        value: A config or part of one.
+        expression_keys: Top-level keys of `value` whose strings are bare expressions.
+    """
+    problems: list[tuple[str, str]] = []
+    items = value.items() if isinstance(value, Mapping) else [("", value)]
+    for key, item in items:
+        for path, text in _strings(item, _join("", key) if key != "" else ""):
+            tree = _parse_for_names(text, expression=key in expression_keys)
+            try:
+                _fold(tree)
+            except LimitExceeded as exc:
+                problems.append((path, str(exc)))
+    return problems
+
+
+_NOT_CONSTANT: Any = object()
+
+
+def _fold(node: ast.Node | None) -> Any:
+    """The value of a constant arithmetic expression, computed under the limits; else _NOT_CONSTANT.
+
+    Raises:
+        LimitExceeded: A constant part goes over a limit.
+    """
+    if isinstance(node, ast.Const):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        values = [_fold(item) for item in node.items]
+        if any(value is _NOT_CONSTANT for value in values):
+            return _NOT_CONSTANT
+        return values if isinstance(node, ast.List) else tuple(values)
+    if isinstance(node, ast.BinExpr | ast.Neg | ast.Pos):
+        operands = [_fold(child) for child in node.iter_child_nodes()]
+        if any(value is _NOT_CONSTANT for value in operands):
+            return _NOT_CONSTANT
+        try:
+            if isinstance(node, ast.BinExpr):
+                return _ENV.call_binop(None, node.operator, *operands)  # type: ignore[arg-type]
+            return _ENV.call_unop(None, node.operator, *operands)  # type: ignore[arg-type]
+        except LimitExceeded:
+            raise
+        except Exception:  # noqa: BLE001 - `1 / 0` and the like fail at run time, if reached
+            return _NOT_CONSTANT
+    for child in node.iter_child_nodes() if node is not None else ():
+        _fold(child)
+    return _NOT_CONSTANT
 
 
 class _Renderer:
@@ -281,20 +398,24 @@ class _Renderer:
 def _errors(source: str = "", *, secret: bool = False) -> Iterator[None]:
     """Turn whatever compiling or evaluating a template raises into TemplateError.
 
-    Cases: (1) syntax errors; (2) undefined names and sandbox violations; (3) anything else the
-    expression itself raises (`1 / 0`, `'a' + 1`). With `secret` (the run has secrets), the
-    messages of (2) and (3) go through `_withheld`.
+    Cases: (1) syntax errors; (2) undefined names and sandbox violations; (3) an evaluation
+    limit; (4) anything else the expression itself raises (`1 / 0`, `'a' + 1`). With `secret`
+    (the run has secrets), the messages of (2) and (4) go through `_withheld`.
     """
     try:
         yield
     except TemplateError:
         raise
+    except LimitExceeded as exc:  # case (3)
+        raise TemplateLimitError(str(exc), exc.limit) from None
     except jinja2.TemplateSyntaxError as exc:  # case (1)
         where = f" (line {exc.lineno})" if exc.lineno > 1 else ""
         raise TemplateError(f"template syntax error: {exc.message}{where}") from exc
     except jinja2.TemplateError as exc:  # case (2)
         raise TemplateError(_withheld(exc, exc.message or type(exc).__name__, source, secret)) from exc
-    except Exception as exc:  # case (3)
+    except RecursionError as exc:  # case (4), without the repr of a deep value
+        raise TemplateError("RecursionError: the template nests or recurses too deeply") from exc
+    except Exception as exc:  # case (4)
         raise TemplateError(_withheld(exc, f"{type(exc).__name__}: {exc}", source, secret)) from exc
 
 
@@ -328,30 +449,56 @@ _Compiled = Callable[[dict[str, Any]], Any]
 
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def _compile_template(source: str) -> _Compiled:
-    """Compile a template string; a lone `{{ expr }}` compiles to a native evaluation of expr."""
-    tree = _ENV.parse(source)
-    expression = _lone_expression(tree)
-    if expression is not None:
-        return _native(expression)
-    return _ENV.from_string(tree).render
+    """Compile a template string; a lone `{{ expr }}` compiles to a native evaluation of expr.
+
+    Compiling (here, on a cache miss only) is not charged to the evaluation's time budget.
+    """
+    with untimed():
+        tree = _ENV.parse(source)
+        expression = _lone_expression(tree)
+        if expression is not None:
+            return _native(expression)
+        return _ENV.from_string(_ENV.bound_tree(tree)).render
 
 
 @lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
 def _compile_expression(source: str) -> _Compiled:
-    """Compile an expression written bare or as a lone `{{ expr }}`."""
-    if not _has_markers(source):
-        return _native(_parse_expression(source.strip()))
-    expression = _lone_expression(_ENV.parse(source))
-    if expression is None:
-        raise jinja2.TemplateSyntaxError("expected one expression, not a template with text", 1)
-    return _native(expression)
+    """Compile an expression written bare or as a lone `{{ expr }}` (untimed, as templates)."""
+    with untimed():
+        tree = _parse(source, expression=True)
+        expression = tree if not isinstance(tree, ast.Template) else _lone_expression(tree)
+        return _native(expression)  # type: ignore[arg-type]  # _parse checked there is one
 
 
 def _native(expression: ast.Expr) -> _Compiled:
     # The same construction as Environment.compile_expression, from an already parsed node.
     body = [ast.Assign(ast.Name("result", "store"), expression, lineno=1)]
-    compiled = TemplateExpression(_ENV.from_string(ast.Template(body, lineno=1)), False)
-    return lambda scope: _plain(compiled(scope))
+    tree = _ENV.bound_tree(ast.Template(body, lineno=1))
+    compiled = TemplateExpression(_ENV.from_string(tree), False)
+    return lambda scope: _charged(compiled(scope))
+
+
+def _charged(value: Any) -> Any:
+    """A native result made plain and counted against the output limit, like rendered text.
+
+    Untimed: the cost is linear in a value that exists already (often a node's output passed
+    on), and the size walk stops at the limit.
+    """
+    if isinstance(value, str):
+        charge_output(len(value))
+        return value if type(value) is str else str(value)
+    if not isinstance(value, dict | list | tuple) or len(value) < _LARGE:
+        value = _plain(value)
+        charge_output(size_of(value))
+        return value
+    with untimed():
+        value = _plain(value)
+        charge_output(size_of(value))
+    return value
+
+
+_LARGE = 256
+"""Items from which a native result's walk is worth timing apart."""
 
 
 def _parse_expression(source: str) -> ast.Expr:
@@ -437,23 +584,43 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def _parse_for_names(text: str, *, expression: bool) -> ast.Node | None:
+    if not (expression or _has_markers(text)):
+        return None
     try:
-        if _has_markers(text):
-            return _ENV.parse(text)
-        return _parse_expression(text.strip()) if expression else None
-    except jinja2.TemplateSyntaxError:
+        # Parsed as a template whenever it has markers, as before, so `{{ a }} text` still counts.
+        return _read_only_tree(text, expression=expression and not _has_markers(text))
+    except (jinja2.TemplateSyntaxError, RecursionError):
         return None
 
 
 def _scope_names(tree: ast.Node, scope: str) -> Iterator[str]:
-    lookups = (ast.Getattr, ast.Getitem)
+    lookups = (ast.Getattr, ast.Getitem, ast.Call)
     # find_all() skips the root itself, which a bare expression may be.
     found = [tree] if isinstance(tree, lookups) else []
+    getters = set()
     for node in [*found, *tree.find_all(lookups)]:
+        if isinstance(node, ast.Call):
+            # `secrets.get('gamma')` names gamma, not get.
+            name = _getter_argument(node, scope)
+            if name is not None:
+                getters.add(id(node.node))
+                yield name
+            continue
         owner = node.node  # type: ignore[attr-defined]  # Getattr and Getitem both have it
-        if not (isinstance(owner, ast.Name) and owner.name == scope):
+        if not (isinstance(owner, ast.Name) and owner.name == scope) or id(node) in getters:
             continue
         if isinstance(node, ast.Getattr):
             yield node.attr
         elif isinstance(node, ast.Getitem) and isinstance(node.arg, ast.Const):
             yield from [node.arg.value] if isinstance(node.arg.value, str) else []
+
+
+def _getter_argument(call: ast.Call, scope: str) -> str | None:
+    """X of `scope.get('X', ...)`, or None for any other call."""
+    method = call.node
+    if not (isinstance(method, ast.Getattr) and method.attr == "get" and isinstance(method.node, ast.Name)):
+        return None
+    if method.node.name != scope or not call.args or not isinstance(call.args[0], ast.Const):
+        return None
+    value = call.args[0].value
+    return value if isinstance(value, str) else None

@@ -6,6 +6,7 @@ import math
 import re
 from collections import defaultdict
 
+from resumeflow_core import templates
 from resumeflow_core.errors import FieldViolation, InvalidWorkflowError
 from resumeflow_core.graph import find_cycle
 from resumeflow_core.limits import id_problem, text_problem
@@ -14,6 +15,8 @@ from resumeflow_core.workflow import RetryPolicy, Workflow
 
 WORKFLOW_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 BRANCHES = ("true", "false")
+TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
+"""Reason of a template that goes over an evaluation limit whatever the run (constant arithmetic)."""
 
 
 def validate_workflow(workflow: Workflow, registry: NodeTypeRegistry) -> None:
@@ -75,6 +78,10 @@ def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Prob
                 problems.add(
                     f"{path}.config.{key}" if key else f"{path}.config", description, "INVALID_NODE_CONFIG"
                 )
+            for key, description in templates.limit_problems(
+                node.config, expression_keys=node_type.late_keys
+            ):
+                problems.add(f"{path}.config.{key}", description, TEMPLATE_LIMIT)
         if node.retry is not None:
             _check_retry(node.retry, f"{path}.retry", problems)
         if node.timeout is not None and node.timeout <= 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.schema import ConfigCheck
-from resumeflow_core.templates import evaluate
+from resumeflow_core.templates import TemplateError, evaluate
 
 ASSERTION_FAILED = "ASSERTION_FAILED"
 
@@ -54,7 +54,7 @@ class AssertNode(NodeType):
     async def execute(self, call: NodeCall) -> NodeOutcome:
         assertions = call.config.get("assertions") or []
         for index, expression in enumerate(assertions):
-            if not evaluate(expression, call.context):
+            if not _evaluate(expression, call, f"assertions[{index}]"):
                 raise NodeFailure(ASSERTION_FAILED, f"assertion {index + 1} failed: {expression}")
         return NodeOutcome(output={"passed": len(assertions)})
 
@@ -74,6 +74,15 @@ class ConditionNode(NodeType):
         return check.problems
 
     async def execute(self, call: NodeCall) -> NodeOutcome:
-        value = bool(evaluate(call.config.get("expression"), call.context))
+        value = bool(_evaluate(call.config.get("expression"), call, "expression"))
         branch = "true" if value else "false"
         return NodeOutcome(output={"value": value, "branch": branch}, branch=branch)
+
+
+def _evaluate(expression: Any, call: NodeCall, key: str) -> Any:
+    """Evaluate one expression of the config; a failure names its config key."""
+    try:
+        return evaluate(expression, call.context)
+    except TemplateError as exc:
+        exc.path = exc.path or key
+        raise

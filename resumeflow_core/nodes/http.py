@@ -31,7 +31,7 @@ from resumeflow_core.nodes.schema import (
     is_integer,
     is_template,
 )
-from resumeflow_core.templates import TemplateError, evaluate
+from resumeflow_core.templates import TemplateError, TemplateLimitError, evaluate
 
 DEFAULT_TIMEOUT = 30.0  # seconds, for the whole request: connecting, sending, the headers and the body
 DEFAULT_MAX_REDIRECTS = 10
@@ -365,6 +365,9 @@ def _extract(call: NodeCall, output: dict[str, Any]) -> dict[str, Any]:
     for name, expression in extract.items():
         try:
             variables[name] = evaluate(expression, call.context, {"response": output})
+        except TemplateLimitError as exc:
+            exc.path = f"extract.{name}"
+            raise  # TEMPLATE_LIMIT, like every other template over a limit
         except TemplateError as exc:
             raise NodeFailure(EXTRACT_FAILED, f"extract {name!r}: {exc.message}") from exc
     return variables

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.nodes.schema import INVALID_CONFIG
 from resumeflow_core.records import NodeError, NodeResult
 from resumeflow_core.status import NodeStatus, RunStatus
-from resumeflow_core.templates import UNSET, TemplateContext, TemplateError, render
+from resumeflow_core.templates import UNSET, TemplateContext, TemplateError, TemplateLimitError, render
 from resumeflow_core.workflow import Node, RetryPolicy
 from runner_service.engine.plan import ExecutionPlan
 from runner_service.engine.redaction import Redactor
@@ -32,15 +33,20 @@ DEFAULT_MAX_CONCURRENCY = 16
 """Node attempts of one run that may be in flight at once."""
 
 INLINE_SLICE = 100
-"""Inline nodes run between two yields to the event loop."""
+"""Inline nodes run between two yields to the event loop, at most."""
+
+INLINE_SLICE_SECONDS = 0.01
+"""Inline nodes start one after another for at most this long before the loop gets a turn."""
 
 NODE_ERROR = "NODE_ERROR"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
+TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
+"""A template went over an evaluation limit (resumeflow_core.limits: size, integer, range, time)."""
 UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
 OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
 RUNNER_SHUTDOWN = "RUNNER_SHUTDOWN"
 NOT_RETRIED = frozenset(
-    {TEMPLATE_ERROR, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED, OUTPUT_TOO_LARGE}
+    {TEMPLATE_ERROR, TEMPLATE_LIMIT, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED, OUTPUT_TOO_LARGE}
 )
 """Failure codes no further attempt can fix: the node's definition is wrong, the runner's
 destination policy refuses it, or its output is too large (it would be as large again, and its
@@ -231,7 +237,8 @@ class Executor:
             self._fail_unstarted()
             return
         inline = 0
-        while inline < INLINE_SLICE:
+        until = time.monotonic() + INLINE_SLICE_SECONDS
+        while inline < INLINE_SLICE and (inline == 0 or time.monotonic() < until):
             if not self._pending:
                 self._pending.extend(self._state.ready())
                 if not self._pending:
@@ -302,10 +309,11 @@ class Executor:
         node = self._plan.nodes[node_id]
         policy = node.retry or _NO_RETRY
         attempts = max(1, policy.max_attempts)
-        context = self._context.with_prev(self._prev(node_id))
+        prev = self._prev(node_id)
         note = ""
         failure = _NOT_STARTED
         for attempt in range(1, attempts + 1):
+            context = self._context.with_prev(prev)  # each attempt: a fresh template time budget
             async with self._semaphore if bounded else contextlib.nullcontext():
                 if self._draining:  # the runner is shutting down: no attempt starts any more
                     return self._finished(node_id, NodeStatus.FAILED, failure), None
@@ -325,7 +333,8 @@ class Executor:
 
         Failure kinds: (1) NodeFailure, the node's own verdict → its code (also
         OUTPUT_TOO_LARGE: the result as stored would exceed the size limit); (2) a template that
-        does not render → TEMPLATE_ERROR; (3) the attempt outlived `node.timeout` → TIMEOUT;
+        does not render → TEMPLATE_ERROR, or goes over a limit → TEMPLATE_LIMIT; (3) the attempt
+        outlived `node.timeout` → TIMEOUT;
         (4) any other exception → NODE_ERROR with the exception's type and message.
         """
         deadline = asyncio.timeout(node.timeout) if node.timeout else None
@@ -343,6 +352,8 @@ class Executor:
             return outcome
         except NodeFailure as failure:  # case (1)
             return NodeError(failure.code, failure.message)
+        except TemplateLimitError as error:  # case (2)
+            return NodeError(TEMPLATE_LIMIT, str(error))
         except TemplateError as error:  # case (2)
             return NodeError(TEMPLATE_ERROR, str(error))
         except TimeoutError as error:

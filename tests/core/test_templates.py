@@ -326,3 +326,9 @@ def test_referenced_names_finds_attribute_and_item_lookups_of_a_scope() -> None:
         "flag",
     }
     assert referenced_names(config, "vars") == {"secret_name", "dynamic"}
+
+
+def test_referenced_names_reads_the_name_a_get_call_asks_for() -> None:
+    config = {"a": "{{ secrets.get('gamma') }}", "b": "{{ secrets.get('delta', 'fallback') }}"}
+
+    assert referenced_names(config, "secrets") == {"gamma", "delta"}

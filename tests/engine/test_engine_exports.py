@@ -29,6 +29,7 @@ def test_the_public_names_are_pinned() -> None:
         "SOURCE_OTHER_WORKFLOW",
         "START_OR_END_NODE",
         "TEMPLATE_ERROR",
+        "TEMPLATE_LIMIT",
         "TIMEOUT",
         "TOO_MANY_START_NODES",
         "Transition",

@@ -704,3 +704,24 @@ async def test_a_cancelled_run_stays_cancelled_when_interrupted(http: httpx.Asyn
 
     assert statuses(transitions) == {"start": S.SUCCEEDED, "slow": S.CANCELLED, "end": S.CANCELLED}
     assert executor.status is RunStatus.CANCELLED
+
+
+async def test_a_template_over_a_limit_fails_template_limit_and_is_not_retried(
+    http: httpx.AsyncClient,
+) -> None:
+    node = Node(
+        "evil",
+        "assert",
+        config={"assertions": ["true", "vars.nine ** (vars.nine ** 7 * 6) > 1"]},
+        retry=RetryPolicy(max_attempts=3, initial_backoff=0.01),
+    )
+    executor = make_executor(make_plan(["start>evil", "evil>end"], [node]), http, inputs={"nine": 9})
+
+    transitions = await collect(executor)
+
+    failed = terminal(transitions)["evil"]
+    assert failed.result is not None and failed.result.error is not None
+    assert failed.result.error.code == "TEMPLATE_LIMIT"
+    assert failed.result.error.message.startswith("assertions[1]: ")
+    assert "MAX_TEMPLATE_INTEGER_BITS" in failed.result.error.message
+    assert failed.attempt == 1 and failed.result.attempts == 1
