@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from history_service.hub import EventHub, RunChannel
+from history_service.reaper import CHECK_INTERVAL, LeaseReaper
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
 from resumeflow_core.cache import BoundedCache
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 WATCH_POLL_INTERVAL = 0.5  # seconds between database reads (one per watched run) while it is quiet
 WATCH_SAFETY_INTERVAL = 5.0  # seconds a watcher waits for its channel before it checks the database itself
 WATCH_PAGE = 1000  # events per database read while replaying
-LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
 WORKFLOW_CACHE_SIZE = 256  # workflow versions kept in memory
 
 
@@ -244,27 +244,27 @@ class History:
 
     # --- leases -----------------------------------------------------------------------------
 
-    def start_lease_reaper(self, interval: float = LEASE_CHECK_INTERVAL) -> None:
-        """Periodically fail runs whose runner stopped heartbeating (RUNNER_LOST)."""
-        self._reaper = asyncio.create_task(self._reap_forever(interval), name="lease-reaper")
+    def start_lease_reaper(self, interval: float = CHECK_INTERVAL) -> None:
+        """Periodically fail runs whose runner stopped heartbeating (RUNNER_LOST); see `reaper`."""
+        reaper = LeaseReaper(self._find_expired, self._expire, check_interval=interval)
+        self._reaper = asyncio.create_task(reaper.run(), name="lease-reaper")
 
     async def expire_leases(self, now: datetime | None = None) -> list[str]:
-        expired = await self.store.expire_leases(now)
+        """Fail every run whose lease ran out at `now` (default: the database's clock) at once,
+        however long this replica has been watching."""
+        found, candidates = await self.store.find_expired_leases(now=now)
+        return await self._expire(candidates, found)
+
+    async def _find_expired(self, watched_seconds: float) -> tuple[datetime, list[tuple[str, str]]]:
+        return await self.store.find_expired_leases(watched_seconds=watched_seconds)
+
+    async def _expire(self, candidates: list[tuple[str, str]], now: datetime) -> list[str]:
+        expired = await self.store.expire_runs(candidates, now)
         for run_id in expired:
             # The store wrote the RUN_FINISHED event; hand it to this replica's watchers.
             _, last_sequence = await self.store.get_run_progress(run_id)
             self.hub.publish(run_id, await self.store.list_events(run_id, last_sequence - 1, limit=1))
         return expired
-
-    async def _reap_forever(self, interval: float) -> None:
-        while True:
-            try:
-                expired = await self.expire_leases()
-                if expired:
-                    log.warning("runs lost their runner and were failed: %s", ", ".join(expired))
-            except Exception:  # keep reaping after a transient database error
-                log.exception("lease expiry failed")
-            await asyncio.sleep(interval)
 
 
 def _require_runner(runner_id: str) -> None:

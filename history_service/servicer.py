@@ -13,12 +13,11 @@ from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
 from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
 from resumeflow_core.status import RunStatus
-
-DEFAULT_LEASE_SECONDS = 30.0
 
 
 class HistoryServicer(pb_grpc.HistoryServiceServicer):

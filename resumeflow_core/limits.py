@@ -10,3 +10,7 @@ DEFAULT_MAX_NODE_OUTPUT_BYTES = 1024 * 1024
 """A node's output plus the variables it writes, serialized, beyond which it fails
 OUTPUT_TOO_LARGE (`--max-node-output-bytes`). Far below MAX_MESSAGE_BYTES, so one node's result
 always fits in one message."""
+
+DEFAULT_LEASE_SECONDS = 30.0
+"""How long a run's lease lasts without a heartbeat when the runner names no length
+(`--lease-seconds` on the runner; the history keeps what each runner asks for)."""

@@ -22,6 +22,7 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
 from resumeflow_core.records import Event, NodeResult, Run
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO, and a URL may carry a runtime secret (SPEC §6).
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-DEFAULT_LEASE_SECONDS = 30.0
 RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps for resumes
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
@@ -314,15 +314,15 @@ class Runner:
 
 
 async def _follow_session(
-    session: RunSession, queue: asyncio.Queue[Event | Finished | object]
+    session: RunSession, queue: asyncio.Queue[list[Event] | Finished | object]
 ) -> AsyncIterator[StreamItem]:
-    """The session's events as they come; what is already queued goes out as one batch."""
+    """The session's stored events as they come; batches already queued go out as one."""
     try:
         while True:
             batch: list[Event] = []
             item = await queue.get()
-            while isinstance(item, Event):
-                batch.append(item)
+            while isinstance(item, list):
+                batch += item
                 if queue.empty():
                     break
                 item = queue.get_nowait()
@@ -333,7 +333,8 @@ async def _follow_session(
                 return
             if is_lost(item):
                 raise UnavailableError(
-                    f"run {session.run.id!r} can no longer be recorded: the history service is unreachable",
+                    f"run {session.run.id!r} can no longer be recorded: the history service refused "
+                    "or the runner is stopping; it will fail as RUNNER_LOST and can be resumed",
                     reason="RUN_NOT_RECORDED",
                     metadata={"run_id": session.run.id},
                 )

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
+from runner_service import history_client
 from runner_service.history_client import HistoryClient
-from runner_service.runner import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ACTIVE_RUNS, Runner
+from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, Runner
 from runner_service.servicer import RunnerServicer
 
 SERVICE_NAME = runner_service_pb2.DESCRIPTOR.services_by_name["RunnerService"].full_name
@@ -50,7 +52,7 @@ async def start_runner_server(
     Raises:
         UnavailableError: The address cannot be bound.
     """
-    channel = open_channel(history_address, history_security)
+    channel = open_channel(history_address, history_security, history_client.CHANNEL_OPTIONS)
     runner = Runner(
         HistoryClient(channel),
         lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS,

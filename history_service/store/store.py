@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -43,11 +43,11 @@ from resumeflow_core.errors import (
     UnavailableError,
     WorkflowNotFoundError,
 )
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
-DEFAULT_LEASE_SECONDS = 30.0
 MAX_EVENTS_PER_CALL = 1000
 _WRITE_ATTEMPTS = 3
 """Tries of a write whose unique-constraint conflict may vanish on its own (a concurrent
@@ -265,13 +265,12 @@ class HistoryStore:
         """
         presets = checks.new_run_nodes(node_ids, preset_results)
         checks.copied_nodes(run, node_ids, copied_node_ids)
-        lease = timedelta(seconds=lease_seconds)
         conflict: IntegrityError | None = None
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self._writing() as session:
                     return await tx.insert_run(
-                        session, run, node_ids, presets, runner_id, lease, copied_node_ids
+                        session, run, node_ids, presets, runner_id, lease_seconds, copied_node_ids
                     )
             except IntegrityError as exc:
                 conflict = exc
@@ -387,7 +386,7 @@ class HistoryStore:
     async def heartbeat(
         self, run_id: str, runner_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
     ) -> tuple[datetime, bool]:
-        """Renew the lease of a running run for `lease_seconds` from now.
+        """Renew the lease of a running run for `lease_seconds` from now, by the database's clock.
 
         Returns:
             When the lease now expires, and whether the run's cancellation was requested.
@@ -396,19 +395,20 @@ class HistoryStore:
             RunNotFoundError, FailedPreconditionError, ConflictError: As for
                 `append_events`.
         """
-        expire_time = tx.now() + timedelta(seconds=lease_seconds)
-        stmt = (
-            update(RunRow)
-            .where(*tx.owned_running(run_id, runner_id))
-            .values(lease_expire_time=expire_time)
-            .returning(RunRow.cancel_requested)
-            .execution_options(synchronize_session=False)
-        )
         async with self._writing() as session:
-            cancel_requested = (await session.execute(stmt)).scalar_one_or_none()
-            if cancel_requested is None:
+            stmt = (
+                update(RunRow)
+                .where(*tx.owned_running(run_id, runner_id))
+                .values(
+                    lease_expire_time=tx.lease_expiry(session, lease_seconds), lease_seconds=lease_seconds
+                )
+                .returning(RunRow.lease_expire_time, RunRow.cancel_requested)
+                .execution_options(synchronize_session=False)
+            )
+            renewed = (await session.execute(stmt)).one_or_none()
+            if renewed is None:
                 await tx.raise_guard_failure(session, run_id, runner_id)
-        return expire_time, cancel_requested
+        return renewed.lease_expire_time, renewed.cancel_requested
 
     async def request_cancel(self, run_id: str) -> RunStatus:
         """Ask the runner of a queued or running run to cancel it.
@@ -442,22 +442,45 @@ class HistoryStore:
         all its failed nodes in position order, and its log ends with RUN_FINISHED.
 
         Args:
-            now: The current time (default: the clock); must be timezone-aware.
+            now: The time to expire leases at (default: the database's clock); timezone-aware.
 
         Returns:
             The ids of the runs this call failed.
         """
-        now = now or tx.now()
-        stmt = (
-            select(RunRow.id, RunRow.runner_id)
-            .where(
-                RunRow.status == int(RunStatus.RUNNING),
-                RunRow.lease_expire_time < now,
-            )
-            .order_by(RunRow.lease_expire_time)
-        )
+        found, candidates = await self.find_expired_leases(now=now)
+        return await self.expire_runs(candidates, found)
+
+    async def find_expired_leases(
+        self, *, watched_seconds: float | None = None, now: datetime | None = None
+    ) -> tuple[datetime, list[tuple[str, str]]]:
+        """The running runs whose lease ran out, oldest expiry first, without changing them.
+
+        Args:
+            watched_seconds: Only runs whose lease is at most this long (the time the caller
+                has itself been watching for renewals); None for any.
+            now: The time to compare with (default: the database's clock).
+
+        Returns:
+            The time compared with, and `(run_id, runner_id)` of each run found.
+        """
         async with self._reading() as session:
-            candidates = (await session.execute(stmt)).all()
+            now = now or await tx.database_now(session)
+            stmt = (
+                select(RunRow.id, RunRow.runner_id)
+                .where(RunRow.status == int(RunStatus.RUNNING), RunRow.lease_expire_time < now)
+                .order_by(RunRow.lease_expire_time)
+            )
+            if watched_seconds is not None:
+                stmt = stmt.where(RunRow.lease_seconds <= watched_seconds)
+            candidates = [(str(run_id), str(runner_id)) for run_id, runner_id in await session.execute(stmt)]
+        return now, candidates
+
+    async def expire_runs(self, candidates: Iterable[tuple[str, str]], now: datetime) -> list[str]:
+        """Fail the `(run_id, runner_id)` runs of `find_expired_leases` still expired at `now`.
+
+        Returns:
+            The ids of the runs this call failed; one renewed or finished meanwhile is skipped.
+        """
         expired = []
         for run_id, runner_id in candidates:
             # A transaction per run: a run renewed or finished meanwhile is skipped.
