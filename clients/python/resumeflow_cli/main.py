@@ -102,6 +102,16 @@ def serve_command(
             help="Runs the runner executes at once; further RunWorkflow calls wait their turn.",
         ),
     ] = 64,  # runner_service.runner.DEFAULT_MAX_ACTIVE_RUNS; not imported, to keep start-up fast
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            envvar="RESUMEFLOW_LEASE_SECONDS",
+            min=2.0,
+            help="Runner: how long a run's lease lasts without a heartbeat (renewed every third of it); "
+            "a run whose runner stops for longer fails as RUNNER_LOST.",
+        ),
+    ] = 30.0,  # resumeflow_core.limits.DEFAULT_LEASE_SECONDS
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, serve
@@ -118,6 +128,7 @@ def serve_command(
         security=Security(auth_token=auth_token, tls_cert=tls_cert, tls_key=tls_key),
         history_security=Security(auth_token=auth_token, tls_ca=tls_ca, tls=bool(tls_ca or tls_cert)),
         max_active_runs=max_active_runs,
+        lease_seconds=lease_seconds,
     )
     try:
         asyncio.run(serve(options))

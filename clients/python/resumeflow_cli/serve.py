@@ -11,6 +11,7 @@ import signal
 from dataclasses import dataclass
 
 from history_service.server import HistoryServer, start_history_server
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.rpc.security import Security
 from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS
 from runner_service.server import RunnerServer, start_runner_server
@@ -33,6 +34,7 @@ class ServeOptions:
     security: Security
     history_security: Security
     max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 async def serve(options: ServeOptions) -> None:
@@ -57,6 +59,7 @@ async def serve(options: ServeOptions) -> None:
                 security=options.security,
                 history_security=options.history_security,
                 max_active_runs=options.max_active_runs,
+                lease_seconds=options.lease_seconds,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
