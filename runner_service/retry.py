@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INITIAL_DELAY = 0.05  # seconds before the second attempt
-MAX_DELAY = 2.0  # seconds: the longest wait between attempts, so a returning history is used soon
+MAX_DELAY = 1.0  # seconds: the longest wait between attempts, so a returning history is used soon
 MULTIPLIER = 2.0
 JITTER = 0.2  # each delay is drawn from ±20% around its nominal value
 LOG_EVERY = 30.0  # seconds between warnings about the same call still failing
