@@ -11,7 +11,6 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from history_service.hub import EventHub, RunChannel
 from history_service.reaper import CHECK_INTERVAL, LeaseReaper
@@ -21,7 +20,7 @@ from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
@@ -118,25 +117,9 @@ class History:
 
     # --- runner-facing writes ---------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Sequence[NodeResult],
-        runner_id: str,
-        lease_seconds: float,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
-        _require_runner(runner_id)
-        return await self.store.create_run(
-            run,
-            node_ids=list(node_ids),
-            preset_results=list(preset_results),
-            runner_id=runner_id,
-            lease_seconds=lease_seconds,
-            copied_node_ids=list(copied_node_ids),
-        )
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
+        _require_runner(start.runner_id)
+        return await self.store.create_run(start)
 
     async def append_events(
         self,
@@ -154,35 +137,20 @@ class History:
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
         _require_runner(runner_id)
-        if not status.is_terminal:
+        if not end.status.is_terminal:
             raise InvalidArgumentError(
                 "a run can only finish as SUCCEEDED, FAILED or CANCELLED",
                 violations=[FieldViolation("status", "must be a terminal status", "NOT_TERMINAL")],
             )
-        if event.run_status == RunStatus.UNSPECIFIED:  # as the store records it, for live watchers too
-            event = dataclasses.replace(event, run_status=status)
-        run = await self.store.finish_run(
-            run_id,
-            runner_id,
-            status=status,
-            failed_node_ids=list(failed_node_ids),
-            variables=variables,
-            error_summary=error_summary,
-            event=event,
-            events=events,
-            node_results=node_results,
-        )
-        self.hub.publish(run_id, [*events, event])
+        if end.event.run_status == RunStatus.UNSPECIFIED:  # as the store records it, for live watchers too
+            end = dataclasses.replace(end, event=dataclasses.replace(end.event, run_status=end.status))
+        run = await self.store.finish_run(run_id, runner_id, end, events, node_results)
+        self.hub.publish(run_id, [*events, end.event])
         return run
 
     # --- watching ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
-from resumeflow_core.records import Event
+from resumeflow_core.records import Event, RunEnd, RunStart
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
 from resumeflow_core.status import RunStatus
@@ -129,14 +129,15 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             if request.HasField("lease_duration")
             else DEFAULT_LEASE_SECONDS
         )
-        stored, existing = await self._history.create_run(
+        start = RunStart(
             run,
             node_ids=list(request.node_ids),
-            preset_results=[convert.node_result_from_proto(r) for r in request.node_results],
             runner_id=request.runner_id,
             lease_seconds=lease,
+            preset_results=[convert.node_result_from_proto(r) for r in request.node_results],
             copied_node_ids=list(request.copied_node_ids),
         )
+        stored, existing = await self._history.create_run(start)
         return pb.CreateRunResponse(run=convert.run_to_proto(stored, with_results=False), existing=existing)
 
     @unary_rpc
@@ -160,14 +161,17 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         if not request.HasField("event"):
             raise _missing("event")
         run_id = convert.require(request.run_id, "run_id")
-        run = await self._history.finish_run(
-            run_id,
-            request.runner_id,
+        end = RunEnd(
             status=RunStatus(request.status),
+            event=convert.event_from_proto(request.event),
             failed_node_ids=list(request.failed_node_ids),
             variables=convert.from_struct(request.variables),
             error_summary=request.error_summary,
-            event=convert.event_from_proto(request.event),
+        )
+        run = await self._history.finish_run(
+            run_id,
+            request.runner_id,
+            end,
             events=[convert.event_from_proto(e) for e in request.events],
             node_results=[convert.node_result_from_proto(r) for r in request.node_results],
         )

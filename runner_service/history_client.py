@@ -12,7 +12,7 @@ from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.limits import MAX_MESSAGE_BYTES
 from resumeflow_core.lineage import FailedNode, LineageContext
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.errors import from_rpc_error
 from resumeflow_core.status import RunStatus
@@ -76,23 +76,14 @@ class HistoryClient:
             variables=convert.from_struct(response.variables),
         )
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Sequence[NodeResult] = (),
-        runner_id: str,
-        lease_seconds: float,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
         request = pb.CreateRunRequest(
-            run=convert.run_to_proto(run, with_results=False),
-            runner_id=runner_id,
-            lease_duration=convert.duration(lease_seconds),
-            node_results=[convert.node_result_to_proto(r) for r in preset_results],
-            node_ids=node_ids,
-            copied_node_ids=copied_node_ids,
+            run=convert.run_to_proto(start.run, with_results=False),
+            runner_id=start.runner_id,
+            lease_duration=convert.duration(start.lease_seconds),
+            node_results=[convert.node_result_to_proto(r) for r in start.preset_results],
+            node_ids=start.node_ids,
+            copied_node_ids=start.copied_node_ids,
         )
         response = await self._call(self._stub.CreateRun, request)
         return convert.run_from_proto(response.run), response.existing
@@ -118,12 +109,7 @@ class HistoryClient:
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
@@ -131,11 +117,11 @@ class HistoryClient:
         request = pb.FinishRunRequest(
             run_id=run_id,
             runner_id=runner_id,
-            status=int(status),  # type: ignore[arg-type]
-            failed_node_ids=failed_node_ids,
-            variables=convert.struct(variables),
-            error_summary=error_summary,
-            event=convert.event_to_proto(event),
+            status=int(end.status),  # type: ignore[arg-type]
+            failed_node_ids=end.failed_node_ids,
+            variables=convert.struct(end.variables),
+            error_summary=end.error_summary,
+            event=convert.event_to_proto(end.event),
         )
         convert.add_events(request.events, events)
         convert.add_node_results(request.node_results, node_results)

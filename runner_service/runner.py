@@ -25,7 +25,7 @@ from resumeflow_core.errors import (
 from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
@@ -121,14 +121,15 @@ class Runner:
         redactor = Redactor(request.secrets.values())
         launch.run.inputs = redactor.redact(launch.run.inputs)
         launch.run.environment = redactor.redact(launch.run.environment)
-        stored, existing = await self._history.create_run(
+        start = RunStart(
             launch.run,
-            node_ids=launch.plan.order,
+            node_ids=list(launch.plan.order),
             runner_id=self.runner_id,
             lease_seconds=self._lease_seconds,
             # The history copies reused results from the source run itself, in the database.
             copied_node_ids=list(launch.preset),
         )
+        stored, existing = await self._history.create_run(start)
         if existing:
             self._capacity.release()  # another request runs it; this one only follows
             return RunStream(Accepted(stored, existing=True), self._follow_stored(stored))

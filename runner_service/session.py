@@ -7,14 +7,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from resumeflow_core.errors import FailedPreconditionError, ResumeflowError
 from resumeflow_core.lineage import LineageContext, build_context
-from resumeflow_core.records import Event, NodeResult, Run
-from resumeflow_core.status import EventKind, NodeStatus, RunStatus
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd
+from resumeflow_core.status import EventKind, NodeStatus
 from runner_service.batcher import BatchWriteError, EventBatcher, store_in_order
 from runner_service.engine import Executor, NodeTransition, Redactor
 from runner_service.requests import Finished
@@ -40,12 +39,7 @@ class HistoryPort(Protocol):
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run: ...
@@ -168,7 +162,7 @@ class RunSession:
         hand those events and Finished on."""
         self._sequence += 1
         status = self._executor.status
-        end = _End(
+        end = RunEnd(
             status=status,
             failed_node_ids=self._executor.failed_node_ids,
             variables=self._redactor.redact(self._executor.variables),
@@ -194,7 +188,7 @@ class RunSession:
         self._broadcast_events(events)
         return Finished(run, self._sequence)
 
-    async def _finish_once(self, end: _End, events: list[Event], results: list[NodeResult]) -> Run:
+    async def _finish_once(self, end: RunEnd, events: list[Event], results: list[NodeResult]) -> Run:
         """One FinishRun attempt.
 
         Raises:
@@ -203,17 +197,7 @@ class RunSession:
                 answer was lost, and the stored run is returned.
         """
         try:
-            return await self._history.finish_run(
-                self.run.id,
-                self._runner_id,
-                status=end.status,
-                failed_node_ids=end.failed_node_ids,
-                variables=end.variables,
-                error_summary=end.error_summary,
-                event=end.event,
-                events=events,
-                node_results=results,
-            )
+            return await self._history.finish_run(self.run.id, self._runner_id, end, events, results)
         except FailedPreconditionError as error:
             if error.reason == "RUN_FINISHED":
                 stored = await self._history.get_run(self.run.id)
@@ -257,26 +241,6 @@ class RunSession:
             backoff.reset()
             if cancel_requested:
                 self.cancel()
-
-
-@dataclass(frozen=True)
-class _End:
-    """How a run ended, as its FinishRun says it."""
-
-    status: RunStatus
-    failed_node_ids: list[str]
-    variables: dict[str, Any]
-    error_summary: str
-    event: Event
-    """The RUN_FINISHED event."""
-
-    def recorded_as(self, run: Run) -> bool:
-        """Whether `run`, as stored, ended with this end (and not, say, with lease expiry)."""
-        return (
-            run.status == self.status
-            and run.last_sequence == self.event.sequence
-            and run.error_summary == self.error_summary
-        )
 
 
 def is_lost(item: object) -> bool:

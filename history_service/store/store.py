@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from alembic.util import CommandError
 from sqlalchemy import and_, false, or_, select, update
@@ -44,7 +44,7 @@ from resumeflow_core.errors import (
     WorkflowNotFoundError,
 )
 from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
@@ -218,16 +218,7 @@ class HistoryStore:
 
     # --- runs: writes ------------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Iterable[NodeResult] = (),
-        runner_id: str,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
         """Start a run: its row, one result per node and the RUN_STARTED event.
 
         The store sets the id (when empty), status RUNNING, the create and start
@@ -238,16 +229,12 @@ class HistoryStore:
         A run that is no resume is its own root, at depth 0.
 
         Args:
-            run: The run to create; its status, times and node results are ignored.
-            node_ids: Every node of the workflow version, in topological order.
-            preset_results: Results stored as given instead of PENDING (every field,
-                `source_run_id` and `definition_hash` included), e.g. RESTORED results
-                or carried FAILED ones naming the run that produced them.
-            runner_id: The runner executing the run; it holds the run's lease.
-            lease_seconds: How long the lease lasts without a heartbeat.
-            copied_node_ids: For a resume, nodes whose results are copied from the source
-                run in the database: successes become RESTORED, others keep their status,
-                and each copy names its producer.
+            start: The run to create (its status, times and node results are ignored)
+                and how: its nodes, runner and lease; preset results are stored as given
+                (every field, `source_run_id` and `definition_hash` included), and for a
+                resume, copied nodes' results come from the source run in the database
+                (successes become RESTORED, others keep their status, each copy names its
+                producer).
 
         Returns:
             The run with its node results, and whether it existed already: the same
@@ -263,15 +250,14 @@ class HistoryStore:
                 is running (`metadata`: `active_run_id`, `source_run_id`).
             FailedPreconditionError: `MISSING_PRIOR_RESULT`, a result to copy is gone.
         """
-        presets = checks.new_run_nodes(node_ids, preset_results)
-        checks.copied_nodes(run, node_ids, copied_node_ids)
+        run, node_ids = start.run, start.node_ids
+        presets = checks.new_run_nodes(node_ids, start.preset_results)
+        checks.copied_nodes(run, node_ids, start.copied_node_ids)
         conflict: IntegrityError | None = None
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self._writing() as session:
-                    return await tx.insert_run(
-                        session, run, node_ids, presets, runner_id, lease_seconds, copied_node_ids
-                    )
+                    return await tx.insert_run(session, start, presets)
             except IntegrityError as exc:
                 conflict = exc
                 existing = await self._explain_create_failure(run)
@@ -325,11 +311,7 @@ class HistoryStore:
         self,
         run_id: str,
         runner_id: str,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
@@ -341,12 +323,8 @@ class HistoryStore:
         Args:
             run_id: The run.
             runner_id: The runner holding the run's lease.
-            status: SUCCEEDED, FAILED or CANCELLED.
-            failed_node_ids: The failed nodes, in topological order.
-            variables: The run's final variables.
-            error_summary: Why the run failed ("" on success).
-            event: The RUN_FINISHED event, next in sequence; its unspecified
-                `run_status` becomes `status`.
+            end: How the run ended; an unspecified `run_status` of its RUN_FINISHED
+                event becomes its status.
             events: Events not appended yet, stored before `event` in the same
                 transaction (saves a short run a round trip).
             node_results: The node results those events changed.
@@ -355,26 +333,26 @@ class HistoryStore:
             The finished run, without node results.
 
         Raises:
-            InvalidArgumentError: `status` is not final, `event` is not RUN_FINISHED.
+            InvalidArgumentError: The status is not final, the event is not RUN_FINISHED.
             RunNotFoundError, FailedPreconditionError, ConflictError: As for
                 `append_events`.
         """
-        status = RunStatus(status)
+        status, event = RunStatus(end.status), end.event
         checks.finish(run_id, status, event)
         checks.event_batch(run_id, [*events, event])
         if event.run_status == RunStatus.UNSPECIFIED:
             event = dataclasses.replace(event, run_status=status)
-        end = {
+        values = {
             "status": int(status),
             "end_time": tx.now(),
-            "failed_node_ids": list(failed_node_ids),
-            "variables": dict(variables),
-            "error_summary": error_summary,
+            "failed_node_ids": list(end.failed_node_ids),
+            "variables": dict(end.variables),
+            "error_summary": end.error_summary,
             "active_resume_of": None,
             "lease_expire_time": None,
         }
         async with self._writing() as session:
-            row = await tx.advance(session, run_id, runner_id, [*events, event], values=end)
+            row = await tx.advance(session, run_id, runner_id, [*events, event], values=values)
             await tx.insert_events(session, run_id, [*events, event])
             if node_results:
                 await tx.update_results(session, run_id, node_results)

@@ -24,7 +24,7 @@ from history_service.store.models import (
     WorkflowVersionRow,
 )
 from resumeflow_core.errors import RunNotFoundError
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from resumeflow_core.workflow import Workflow
 
@@ -107,18 +107,13 @@ async def put_workflow(session: AsyncSession, workflow: Workflow) -> tuple[Workf
 
 
 async def insert_run(
-    session: AsyncSession,
-    run: Run,
-    node_ids: Sequence[str],
-    presets: dict[str, NodeResult],
-    runner_id: str,
-    lease_seconds: float,
-    copied_node_ids: Sequence[str] = (),
+    session: AsyncSession, start: RunStart, presets: dict[str, NodeResult]
 ) -> tuple[Run, bool]:
     """Insert a new RUNNING run with its node results and RUN_STARTED event.
 
     Returns the run already created with the same request id, if any, instead.
     """
+    run, node_ids, copied_node_ids = start.run, start.node_ids, start.copied_node_ids
     if run.request_id:
         existing = await run_id_by_request(session, run.workflow_id, run.request_id)
         if existing is not None:
@@ -142,9 +137,9 @@ async def insert_run(
         last_sequence=1,
         node_results=results,
     )
-    row = rows.run_to_row(run, lineage=lineage, runner_id=runner_id, lease_seconds=lease_seconds)
+    row = rows.run_to_row(run, lineage=lineage, runner_id=start.runner_id, lease_seconds=start.lease_seconds)
     values = {column.name: getattr(row, column.name) for column in _RUNS.columns}
-    values["lease_expire_time"] = lease_expiry(session, lease_seconds)
+    values["lease_expire_time"] = lease_expiry(session, start.lease_seconds)
     # The run alone first: a duplicate request or active resume fails here, before a thousand
     # node rows are sent. A Core insert: the ORM's unit of work costs more than the statement.
     await session.execute(insert(_RUNS).values(values))

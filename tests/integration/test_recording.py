@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from integration_helpers import Services, node, workflow
 
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from runner_service import history_client
 from runner_service.history_client import HistoryClient
@@ -65,7 +65,7 @@ async def test_appends_and_finishes_over_the_limit_are_split_and_all_of_it_is_st
     await services.put(workflow("big", nodes, edges))  # type: ignore[arg-type]
     client = HistoryClient(services.history_channel)
     run, _ = await client.create_run(
-        Run(id="", workflow_id="big", workflow_version=1), node_ids=NODES, runner_id=RUNNER, lease_seconds=30
+        RunStart(Run(id="", workflow_id="big", workflow_version=1), node_ids=NODES, runner_id=RUNNER)
     )
     appended = node_events(run.id, 2, ["start", *BRANCHES[:3]])
     finished = node_events(run.id, appended[-1].sequence + 1, [*BRANCHES[3:], "end"])
@@ -73,15 +73,7 @@ async def test_appends_and_finishes_over_the_limit_are_split_and_all_of_it_is_st
 
     await client.append_events(run.id, RUNNER, appended, big_results(BRANCHES[:3], appended))
     stored = await client.finish_run(
-        run.id,
-        RUNNER,
-        status=RunStatus.SUCCEEDED,
-        failed_node_ids=[],
-        variables={},
-        error_summary="",
-        event=end,
-        events=finished,
-        node_results=big_results(BRANCHES[3:], finished),
+        run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, end), finished, big_results(BRANCHES[3:], finished)
     )
 
     writes = [size for name, size in sizes if name in ("AppendEventsRequest", "FinishRunRequest")]

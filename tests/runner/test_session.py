@@ -12,7 +12,7 @@ import pytest
 
 from resumeflow_core.errors import ConflictError, FailedPreconditionError, UnavailableError
 from resumeflow_core.nodes.registry import default_registry
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.workflow import Edge, Node, Workflow
 from runner_service import retry
@@ -74,15 +74,17 @@ class FakeHistory:
         self.events += events
         return False
 
-    async def finish_run(self, run_id: str, runner_id: str, **end: Any) -> Run:
-        self._check([*end["events"], end["event"]])
-        self.events += [*end["events"], end["event"]]
+    async def finish_run(
+        self, run_id: str, runner_id: str, end: RunEnd, events: Sequence[Event] = (), node_results: Any = ()
+    ) -> Run:
+        self._check([*events, end.event])
+        self.events += [*events, end.event]
         self.finished = Run(
             id=run_id,
             workflow_id="tiny",
-            status=end["status"],
-            last_sequence=end["event"].sequence,
-            error_summary=end["error_summary"],
+            status=end.status,
+            last_sequence=end.event.sequence,
+            error_summary=end.error_summary,
         )
         if self.finish_failures:
             raise self.finish_failures.pop(0)

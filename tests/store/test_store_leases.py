@@ -17,7 +17,7 @@ from resumeflow_core.errors import (
     FailedPreconditionError,
     RunNotFoundError,
 )
-from resumeflow_core.records import NodeResult
+from resumeflow_core.records import NodeResult, RunEnd
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 
 LATER = timedelta(minutes=5)
@@ -56,7 +56,7 @@ async def test_heartbeat_reports_a_cancellation_request(store: HistoryStore) -> 
 
 async def test_cancel_of_a_finished_run_returns_its_status(store: HistoryStore) -> None:
     run = await start_run(store)
-    await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 2))
+    await store.finish_run(run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 2), [], {}, ""))
 
     assert await store.request_cancel(run.id) == RunStatus.SUCCEEDED
 
@@ -133,13 +133,7 @@ async def test_an_expired_resume_frees_its_source_for_another_resume(
 ) -> None:
     source = await start_run(store)
     await store.finish_run(
-        source.id,
-        RUNNER,
-        RunStatus.FAILED,
-        ["fetch"],
-        {},
-        "failed",
-        finished_event(source.id, 2),
+        source.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(source.id, 2), ["fetch"], {}, "failed")
     )
     lost = await start_run(store, resume_from=source.id, lease_seconds=1)
 
