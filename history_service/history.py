@@ -11,9 +11,9 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from history_service.hub import EventHub, RunChannel
+from history_service.reaper import CHECK_INTERVAL, LeaseReaper
 from history_service.store import HistoryStore
 from history_service.store.notify import Listener
 from history_service.writers import ActiveWriters
@@ -27,7 +27,7 @@ from resumeflow_core.errors import (
 from resumeflow_core.limits import MAX_STORED_INT, text_problem
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 WATCH_POLL_INTERVAL = 0.5  # seconds between database reads (one per watched run) while it is quiet
 WATCH_SAFETY_INTERVAL = 5.0  # seconds a watcher waits for its channel before it checks the database itself
 WATCH_PAGE = 1000  # events per database read while replaying
-LEASE_CHECK_INTERVAL = 2.0  # seconds between scans for runs whose runner stopped heartbeating
 WORKFLOW_CACHE_SIZE = 256  # workflow versions kept in memory
 MIN_RUN_ID_PREFIX = 6  # characters of a run id that name it (in 16^6 ids, collisions are rare)
 MAX_RUN_ID_LENGTH = 64
@@ -171,27 +170,11 @@ class History:
 
     # --- runner-facing writes ---------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Sequence[NodeResult],
-        runner_id: str,
-        lease_seconds: float,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
-        _require_runner(runner_id)
-        stored, existing = await self.store.create_run(
-            run,
-            node_ids=list(node_ids),
-            preset_results=list(preset_results),
-            runner_id=runner_id,
-            lease_seconds=lease_seconds,
-            copied_node_ids=list(copied_node_ids),
-        )
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
+        _require_runner(start.runner_id)
+        stored, existing = await self.store.create_run(start)
         if not existing:
-            self.writers.wrote(stored.id, lease_seconds)
+            self.writers.wrote(stored.id, start.lease_seconds)
         return stored, existing
 
     async def append_events(
@@ -217,36 +200,21 @@ class History:
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
         _require_runner(runner_id)
-        if not status.is_terminal:
+        if not end.status.is_terminal:
             raise InvalidArgumentError(
                 "a run can only finish as SUCCEEDED, FAILED or CANCELLED",
                 violations=[FieldViolation("status", "must be a terminal status", "NOT_TERMINAL")],
             )
-        if event.run_status == RunStatus.UNSPECIFIED:  # as the store records it, for live watchers too
-            event = dataclasses.replace(event, run_status=status)
-        run = await self.store.finish_run(
-            run_id,
-            runner_id,
-            status=status,
-            failed_node_ids=list(failed_node_ids),
-            variables=variables,
-            error_summary=error_summary,
-            event=event,
-            events=events,
-            node_results=node_results,
-        )
+        if end.event.run_status == RunStatus.UNSPECIFIED:  # as the store records it, for live watchers too
+            end = dataclasses.replace(end, event=dataclasses.replace(end.event, run_status=end.status))
+        run = await self.store.finish_run(run_id, runner_id, end, events, node_results)
         self.writers.finished(run_id)
-        self.hub.publish(run_id, [*events, event])
+        self.hub.publish(run_id, [*events, end.event])
         return run
 
     # --- stopping ---------------------------------------------------------------------------
@@ -340,28 +308,28 @@ class History:
 
     # --- leases -----------------------------------------------------------------------------
 
-    def start_lease_reaper(self, interval: float = LEASE_CHECK_INTERVAL) -> None:
-        """Periodically fail runs whose runner stopped heartbeating (RUNNER_LOST)."""
-        self._reaper = asyncio.create_task(self._reap_forever(interval), name="lease-reaper")
+    def start_lease_reaper(self, interval: float = CHECK_INTERVAL) -> None:
+        """Periodically fail runs whose runner stopped heartbeating (RUNNER_LOST); see `reaper`."""
+        reaper = LeaseReaper(self._find_expired, self._expire, check_interval=interval)
+        self._reaper = asyncio.create_task(reaper.run(), name="lease-reaper")
 
     async def expire_leases(self, now: datetime | None = None) -> list[str]:
-        expired = await self.store.expire_leases(now)
+        """Fail every run whose lease ran out at `now` (default: the database's clock) at once,
+        however long this replica has been watching."""
+        found, candidates = await self.store.find_expired_leases(now=now)
+        return await self._expire(candidates, found)
+
+    async def _find_expired(self, watched_seconds: float) -> tuple[datetime, list[tuple[str, str]]]:
+        return await self.store.find_expired_leases(watched_seconds=watched_seconds)
+
+    async def _expire(self, candidates: list[tuple[str, str]], now: datetime) -> list[str]:
+        expired = await self.store.expire_runs(candidates, now)
         for run_id in expired:
             self.writers.finished(run_id)
             # The store wrote the RUN_FINISHED event; hand it to this replica's watchers.
             _, last_sequence = await self.store.get_run_progress(run_id)
             self.hub.publish(run_id, await self.store.list_events(run_id, last_sequence - 1, limit=1))
         return expired
-
-    async def _reap_forever(self, interval: float) -> None:
-        while True:
-            try:
-                expired = await self.expire_leases()
-                if expired:
-                    log.warning("runs lost their runner and were failed: %s", ", ".join(expired))
-            except Exception:  # keep reaping after a transient database error
-                log.exception("lease expiry failed")
-            await asyncio.sleep(interval)
 
 
 def _require_runner(runner_id: str) -> None:

@@ -13,13 +13,12 @@ from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
 from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
-from resumeflow_core.records import Event
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
+from resumeflow_core.records import Event, RunEnd, RunStart
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
 from resumeflow_core.rpc.registration import rewriting
 from resumeflow_core.status import RunStatus
-
-DEFAULT_LEASE_SECONDS = 30.0
 
 
 class HistoryServicer(pb_grpc.HistoryServiceServicer):
@@ -137,14 +136,15 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
             raise _missing("run")
         run = convert.run_from_proto(request.run)
         convert.identifier(run.workflow_id, "run.workflow_id")
-        stored, existing = await self._history.create_run(
+        start = RunStart(
             run,
             node_ids=convert.identifiers(request.node_ids, "node_ids"),
-            preset_results=convert.node_results_from_proto(request.node_results, "node_results"),
             runner_id=convert.identifier(request.runner_id, "runner_id"),
             lease_seconds=_lease(request),
+            preset_results=convert.node_results_from_proto(request.node_results, "node_results"),
             copied_node_ids=convert.identifiers(request.copied_node_ids, "copied_node_ids"),
         )
+        stored, existing = await self._history.create_run(start)
         return pb.CreateRunResponse(run=convert.run_to_proto(stored, with_results=False), existing=existing)
 
     @unary_rpc
@@ -168,14 +168,17 @@ class HistoryServicer(pb_grpc.HistoryServiceServicer):
         if not request.HasField("event"):
             raise _missing("event")
         run_id = convert.identifier(request.run_id, "run_id")
-        run = await self._history.finish_run(
-            run_id,
-            convert.identifier(request.runner_id, "runner_id"),
+        end = RunEnd(
             status=convert.member(RunStatus, request.status, "status"),
+            event=convert.event_from_proto(request.event),
             failed_node_ids=convert.identifiers(request.failed_node_ids, "failed_node_ids"),
             variables=convert.from_struct(request.variables, "variables"),
             error_summary=convert.text(request.error_summary, "error_summary"),
-            event=convert.event_from_proto(request.event),
+        )
+        run = await self._history.finish_run(
+            run_id,
+            convert.identifier(request.runner_id, "runner_id"),
+            end,
             events=convert.events_from_proto(request.events, "events"),
             node_results=convert.node_results_from_proto(request.node_results, "node_results"),
         )

@@ -14,6 +14,10 @@ DEFAULT_MAX_NODE_OUTPUT_BYTES = 1024 * 1024
 OUTPUT_TOO_LARGE (`--max-node-output-bytes`). Far below MAX_MESSAGE_BYTES, so one node's result
 always fits in one message."""
 
+DEFAULT_LEASE_SECONDS = 30.0
+"""How long a run's lease lasts without a heartbeat when the runner names no length
+(`--lease-seconds` on the runner; the history keeps what each runner asks for)."""
+
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """The largest decoded body an http node reads (`--http-max-response-bytes`); a node may set a
 lower `max_response_bytes`. Beyond it the node fails RESPONSE_TOO_LARGE."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
 from resumeflow_core.status import EventKind, NodeStatus, ResumeMode, RunStatus
 
 
@@ -78,3 +79,45 @@ class Run:
     lineage_depth: int = 0
     last_sequence: int = 0
     node_results: list[NodeResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """A new run as its runner asks the history to create it (CreateRun), in every layer."""
+
+    run: Run
+    """The run; its status, times and node results are the store's to set."""
+    node_ids: list[str]
+    """Every node of the workflow version, in topological order."""
+    runner_id: str
+    """The runner executing the run; it holds the run's lease."""
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    """How long the lease lasts without a heartbeat."""
+    preset_results: list[NodeResult] = field(default_factory=list)
+    """Results stored as given instead of PENDING (RESTORED ones, carried failures)."""
+    copied_node_ids: list[str] = field(default_factory=list)
+    """For a resume: nodes whose results the store copies from the source run."""
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended, as its runner records it (FinishRun), in every layer."""
+
+    status: RunStatus
+    """SUCCEEDED, FAILED or CANCELLED."""
+    event: Event
+    """The RUN_FINISHED event, next in sequence."""
+    failed_node_ids: list[str] = field(default_factory=list)
+    """The failed nodes, in topological order."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    """The run's final variables."""
+    error_summary: str = ""
+    """Why the run did not succeed ("" on success)."""
+
+    def recorded_as(self, run: Run) -> bool:
+        """Whether `run`, as stored, ended with this end (and not, say, with lease expiry)."""
+        return (
+            run.status == self.status
+            and run.last_sequence == self.event.sequence
+            and run.error_summary == self.error_summary
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -11,16 +11,30 @@ from resumeflow.v1 import history_service_pb2 as pb
 from resumeflow.v1 import history_service_pb2_grpc as pb_grpc
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
+from resumeflow_core.limits import MAX_MESSAGE_BYTES
 from resumeflow_core.lineage import FailedNode, LineageContext
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.errors import from_rpc_error
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
-CALL_TIMEOUT = 30.0  # seconds for one unary call to the history service
+CALL_TIMEOUT = 30.0  # seconds for one read of the history service
+WRITE_TIMEOUT = 10.0  # seconds for one write: a frozen history must not hold a run's recording
 CREDENTIAL_CHECK_TIMEOUT = 5.0  # seconds the start-up check of the runner credential may take
 WORKFLOW_CACHE_SIZE = 256  # converted workflow versions kept in memory
+MESSAGE_MARGIN = 16 * 1024  # bytes kept free below the message limit, for gRPC's own framing
+MAX_WRITE_BYTES = MAX_MESSAGE_BYTES - MESSAGE_MARGIN
+"""The largest AppendEvents/FinishRun the runner sends, serialized; more is split in several."""
+
+CHANNEL_OPTIONS = [
+    # Reconnect soon after the history comes back (gRPC's default backoff grows to 120 s), so a
+    # run's lease is renewed well within one lease period of a history restart.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+"""Options of the runner's channel to the history service, besides the shared ones."""
 
 
 class HistoryClient:
@@ -30,9 +44,9 @@ class HistoryClient:
         self._stub = pb_grpc.HistoryServiceStub(channel)
         self._workflows: BoundedCache[tuple[str, int], Workflow] = BoundedCache(WORKFLOW_CACHE_SIZE)
 
-    async def _call(self, method: Any, request: Any) -> Any:
+    async def _call(self, method: Any, request: Any, timeout: float = CALL_TIMEOUT) -> Any:
         try:
-            return await method(request, timeout=CALL_TIMEOUT)
+            return await method(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from exc
 
@@ -64,23 +78,14 @@ class HistoryClient:
             variables=convert.from_struct(response.variables),
         )
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Sequence[NodeResult] = (),
-        runner_id: str,
-        lease_seconds: float,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
         request = pb.CreateRunRequest(
-            run=convert.run_to_proto(run, with_results=False),
-            runner_id=runner_id,
-            lease_duration=convert.duration(lease_seconds),
-            node_results=[convert.node_result_to_proto(r) for r in preset_results],
-            node_ids=node_ids,
-            copied_node_ids=copied_node_ids,
+            run=convert.run_to_proto(start.run, with_results=False),
+            runner_id=start.runner_id,
+            lease_duration=convert.duration(start.lease_seconds),
+            node_results=[convert.node_result_to_proto(r) for r in start.preset_results],
+            node_ids=start.node_ids,
+            copied_node_ids=start.copied_node_ids,
         )
         response = await self._call(self._stub.CreateRun, request)
         return convert.run_from_proto(response.run), response.existing
@@ -88,37 +93,47 @@ class HistoryClient:
     async def append_events(
         self, run_id: str, runner_id: str, events: Sequence[Event], node_results: Sequence[NodeResult]
     ) -> bool:
+        """Append events and results, in several consecutive calls when they exceed one message.
+
+        Returns:
+            Whether the run's cancellation was requested.
+        """
         request = pb.AppendEventsRequest(run_id=run_id, runner_id=runner_id)
         convert.add_events(request.events, events)
         convert.add_node_results(request.node_results, node_results)
-        response = await self._call(self._stub.AppendEvents, request)
-        return bool(response.cancel_requested)
+        cancel_requested = False
+        for part in _split(request, MAX_WRITE_BYTES):
+            response = await self._call(self._stub.AppendEvents, part, WRITE_TIMEOUT)
+            cancel_requested |= response.cancel_requested
+        return cancel_requested
 
     async def finish_run(
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
+        """Finish the run; events and results beyond one message go ahead in AppendEvents calls."""
         request = pb.FinishRunRequest(
             run_id=run_id,
             runner_id=runner_id,
-            status=int(status),  # type: ignore[arg-type]
-            failed_node_ids=failed_node_ids,
-            variables=convert.struct(variables),
-            error_summary=error_summary,
-            event=convert.event_to_proto(event),
+            status=int(end.status),  # type: ignore[arg-type]
+            failed_node_ids=end.failed_node_ids,
+            variables=convert.struct(end.variables),
+            error_summary=end.error_summary,
+            event=convert.event_to_proto(end.event),
         )
         convert.add_events(request.events, events)
         convert.add_node_results(request.node_results, node_results)
-        response = await self._call(self._stub.FinishRun, request)
+        *ahead, last = _split(request, MAX_WRITE_BYTES)
+        for part in ahead:
+            appended = pb.AppendEventsRequest(run_id=run_id, runner_id=runner_id)
+            appended.events.extend(part.events)
+            appended.node_results.extend(part.node_results)
+            await self._call(self._stub.AppendEvents, appended, WRITE_TIMEOUT)
+        response = await self._call(self._stub.FinishRun, last, WRITE_TIMEOUT)
         return convert.run_from_proto(response.run)
 
     async def check_credential(self) -> None:
@@ -140,11 +155,13 @@ class HistoryClient:
             if isinstance(error, UnauthenticatedError | PermissionDeniedError | UnavailableError):
                 raise error from exc
 
-    async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool:
+    async def heartbeat(
+        self, run_id: str, runner_id: str, lease_seconds: float, *, timeout: float | None = None
+    ) -> bool:
         request = pb.HeartbeatRunRequest(
             run_id=run_id, runner_id=runner_id, lease_duration=convert.duration(lease_seconds)
         )
-        response = await self._call(self._stub.HeartbeatRun, request)
+        response = await self._call(self._stub.HeartbeatRun, request, timeout or WRITE_TIMEOUT)
         return bool(response.cancel_requested)
 
     async def request_cancel(self, run_id: str) -> RunStatus:
@@ -161,3 +178,54 @@ class HistoryClient:
             raise from_rpc_error(exc) from exc
         finally:
             call.cancel()
+
+
+_Write = TypeVar("_Write", pb.AppendEventsRequest, pb.FinishRunRequest)
+
+
+def _split(request: _Write, limit: int) -> list[_Write]:
+    """`request` as consecutive requests of at most `limit` bytes each, split between events.
+
+    Each node result goes with the last event of its node in the batch (the event that left the
+    node in that state), so every part is a consistent step of the run. One event with its
+    results is never divided: a node's result is bounded far below a message.
+    """
+    if request.ByteSize() <= limit or not request.events:
+        return [request]
+    budget = limit - (request.ByteSize() - _items_size(request))  # what the other fields leave
+    owner = {event.node_id: index for index, event in enumerate(request.events)}
+    last = len(request.events) - 1
+    results_after: dict[int, list[Any]] = {}
+    for result in request.node_results:
+        results_after.setdefault(owner.get(result.node_id, last), []).append(result)
+    envelope = type(request)()
+    envelope.CopyFrom(request)
+    del envelope.events[:]
+    del envelope.node_results[:]
+    parts: list[_Write] = []
+    size = 0
+    for index, event in enumerate(request.events):
+        results = results_after.get(index, [])
+        step = _item_size(event) + sum(_item_size(result) for result in results)
+        if not parts or (size and size + step > budget):
+            parts.append(type(request)())
+            parts[-1].CopyFrom(envelope)
+            size = 0
+        parts[-1].events.append(event)
+        parts[-1].node_results.extend(results)
+        size += step
+    return parts
+
+
+def _items_size(request: pb.AppendEventsRequest | pb.FinishRunRequest) -> int:
+    return sum(map(_item_size, request.events)) + sum(map(_item_size, request.node_results))
+
+
+def _item_size(message: Any) -> int:
+    """Bytes one element of a repeated field takes in its message: tag, length and body."""
+    size = int(message.ByteSize())
+    return size + 1 + _varint_size(size)
+
+
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)

@@ -20,12 +20,12 @@ from resumeflow_core.errors import (
     InvalidWorkflowError,
     UnavailableError,
 )
-from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES, id_problem
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_NODE_OUTPUT_BYTES, id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.nodes.http_transport import open_http_client
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
 from resumeflow_core.workflow import Workflow
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO, and a URL may carry a runtime secret (SPEC §6).
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-DEFAULT_LEASE_SECONDS = 30.0
 RECORDED_CONTEXTS = 32  # finished runs whose lineage context this runner keeps for resumes
 DEFAULT_MAX_ACTIVE_RUNS = 64  # runs executing at once per runner; more requests wait their turn
 MAX_CONCURRENCY_LIMIT = 1000
@@ -162,14 +161,15 @@ class Runner:
         launch.run.environment = redactor.redact(launch.run.environment)
         if self._closing:
             raise _shutting_down()  # prepared while the runner began stopping: store nothing
-        stored, existing = await self._history.create_run(
+        start = RunStart(
             launch.run,
-            node_ids=launch.plan.order,
+            node_ids=list(launch.plan.order),
             runner_id=self.runner_id,
             lease_seconds=self._lease_seconds,
             # The history copies reused results from the source run itself, in the database.
             copied_node_ids=list(launch.preset),
         )
+        stored, existing = await self._history.create_run(start)
         if existing:
             self._release()  # another request runs it; this one only follows
             return RunStream(Accepted(stored, existing=True), self._follow_stored(stored))
@@ -385,15 +385,15 @@ class Runner:
 
 
 async def _follow_session(
-    session: RunSession, queue: asyncio.Queue[Event | Finished | object]
+    session: RunSession, queue: asyncio.Queue[list[Event] | Finished | object]
 ) -> AsyncIterator[StreamItem]:
-    """The session's events as they come; what is already queued goes out as one batch."""
+    """The session's stored events as they come; batches already queued go out as one."""
     try:
         while True:
             batch: list[Event] = []
             item = await queue.get()
-            while isinstance(item, Event):
-                batch.append(item)
+            while isinstance(item, list):
+                batch += item
                 if queue.empty():
                     break
                 item = queue.get_nowait()
@@ -404,7 +404,8 @@ async def _follow_session(
                 return
             if is_lost(item):
                 raise UnavailableError(
-                    f"run {session.run.id!r} can no longer be recorded: the history service is unreachable",
+                    f"run {session.run.id!r} can no longer be recorded: the history service refused "
+                    "or the runner is stopping; it will fail as RUNNER_LOST and can be resumed",
                     reason="RUN_NOT_RECORDED",
                     metadata={"run_id": session.run.id},
                 )

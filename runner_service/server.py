@@ -9,17 +9,13 @@ import grpc
 
 from resumeflow.v1 import runner_service_pb2, runner_service_pb2_grpc
 from resumeflow_core.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
-from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security, open_channel
 from resumeflow_core.rpc.server import BuiltServer, build_server
+from runner_service import history_client
 from runner_service.history_client import HistoryClient
-from runner_service.runner import (
-    DEFAULT_LEASE_SECONDS,
-    DEFAULT_MAX_ACTIVE_RUNS,
-    DEFAULT_SHUTDOWN_GRACE,
-    Runner,
-)
+from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, DEFAULT_SHUTDOWN_GRACE, Runner
 from runner_service.servicer import RunnerServicer
 
 log = logging.getLogger(__name__)
@@ -74,7 +70,7 @@ async def start_runner_server(
         UnavailableError: The address cannot be bound.
         UnauthenticatedError, PermissionDeniedError: The history refuses the runner's credential.
     """
-    channel = open_channel(history_address, history_security)
+    channel = open_channel(history_address, history_security, history_client.CHANNEL_OPTIONS)
     history = HistoryClient(channel)
     try:
         await _check_credential(history, history_address)

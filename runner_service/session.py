@@ -1,5 +1,5 @@
-"""One run in flight: feeds the executor's transitions to the event log (batched) and to every
-stream that follows the run, keeps the run's lease alive, and records its end."""
+"""One run in flight: feeds the executor's transitions to the event log (batched) and, once
+stored, to every stream that follows the run; keeps the run's lease alive and records its end."""
 
 from __future__ import annotations
 
@@ -8,24 +8,24 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from resumeflow_core.errors import (
-    ConflictError,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    ResumeflowError,
-)
+from resumeflow_core.errors import FailedPreconditionError, ResumeflowError
 from resumeflow_core.lineage import LineageContext, build_context
-from resumeflow_core.records import Event, NodeResult, Run
-from resumeflow_core.status import EventKind, NodeStatus, RunStatus
-from runner_service.batcher import RETRY_DELAYS, BatchWriteError, EventBatcher
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd
+from resumeflow_core.status import EventKind, NodeStatus
+from runner_service.batcher import BatchWriteError, EventBatcher, store_in_order
 from runner_service.engine import Executor, NodeTransition, Redactor
 from runner_service.requests import Finished
+from runner_service.retry import Backoff, is_transient
 
 log = logging.getLogger(__name__)
 
 _LOST = object()  # sent to followers when the run can no longer be recorded
+
+HEARTBEAT_FRACTION = 1 / 3
+"""A lease is renewed this often (as a fraction of its length), so two renewals may fail in a row."""
+MAX_HEARTBEAT_RETRY_DELAY = 1.0  # seconds between attempts while a heartbeat fails
 
 
 class HistoryPort(Protocol):
@@ -39,17 +39,14 @@ class HistoryPort(Protocol):
         self,
         run_id: str,
         runner_id: str,
-        *,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run: ...
 
-    async def heartbeat(self, run_id: str, runner_id: str, lease_seconds: float) -> bool: ...
+    async def heartbeat(
+        self, run_id: str, runner_id: str, lease_seconds: float, *, timeout: float | None = None
+    ) -> bool: ...
 
     async def get_run(self, run_id: str) -> Run: ...
 
@@ -78,7 +75,7 @@ class RunSession:
         self._redactor = redactor
         self._lease_seconds = lease_seconds
         self._sequence = run.last_sequence
-        self._followers: list[asyncio.Queue[Event | Finished | object]] = []
+        self._followers: list[asyncio.Queue[list[Event] | Finished | object]] = []
         self._started: dict[str, datetime] = {}
         self._definition_hashes = definition_hashes
         self._ancestors = list(ancestors)
@@ -87,13 +84,14 @@ class RunSession:
         self._outcomes: dict[str, NodeResult] = dict(preset or {})
         self.done = asyncio.Event()
 
-    def follow(self) -> asyncio.Queue[Event | Finished | object]:
-        """A queue that receives every later event of the run, then its Finished."""
-        queue: asyncio.Queue[Event | Finished | object] = asyncio.Queue()
+    def follow(self) -> asyncio.Queue[list[Event] | Finished | object]:
+        """A queue that receives every later event of the run once stored, in batches, then its
+        Finished (or the lost marker, see `is_lost`)."""
+        queue: asyncio.Queue[list[Event] | Finished | object] = asyncio.Queue()
         self._followers.append(queue)
         return queue
 
-    def unfollow(self, queue: asyncio.Queue[Event | Finished | object]) -> None:
+    def unfollow(self, queue: asyncio.Queue[list[Event] | Finished | object]) -> None:
         with contextlib.suppress(ValueError):
             self._followers.remove(queue)
 
@@ -109,25 +107,37 @@ class RunSession:
         self._executor.interrupt()
 
     async def execute(self) -> None:
-        """Run to the end. Never raises: a run that cannot be recorded is left to lease expiry."""
-        batcher = EventBatcher(self._write_batch, on_cancel_requested=self.cancel)
+        """Run to the end. Never raises: a run that cannot be recorded is left to lease expiry.
+
+        Followers receive each event once the history stored it, then Finished; or, when the run
+        cannot be recorded (the history refused it for good, the runner is stopping), the lost
+        marker, having been shown nothing the store lacks.
+        """
+        batcher = EventBatcher(
+            self._write_batch,
+            on_stored=self._broadcast_events,
+            on_cancel_requested=self.cancel,
+            name=self.run.id,
+        )
         heartbeat = asyncio.create_task(self._heartbeat_forever(), name=f"heartbeat-{self.run.id}")
+        finished: Finished | None = None
         try:
             async for transition in self._executor.run():
                 event, result = self._record(transition)
                 batcher.add(event, result)
-                self._broadcast(event)
+                if batcher.full:
+                    # The history is unreachable: start no further node until the backlog shrinks.
+                    await batcher.room()
             # What the batcher has not written yet goes with the run's end, in one transaction.
             events, results = await batcher.stop()
             finished = await self._finish(events, results)
-            self._broadcast(finished)
         except (BatchWriteError, ResumeflowError, OSError) as error:
             log.error("run %s cannot be recorded and is abandoned to lease expiry: %s", self.run.id, error)
             self._executor.cancel()
-            batcher.abort()
-            self._broadcast(_LOST)
         finally:
+            batcher.abort()
             heartbeat.cancel()
+            self._broadcast(finished if finished is not None else _LOST)
             self.done.set()
 
     def _record(self, transition: NodeTransition) -> tuple[Event, NodeResult]:
@@ -156,66 +166,89 @@ class RunSession:
         return await self._history.append_events(self.run.id, self._runner_id, events, results)
 
     async def _finish(self, events: list[Event], results: list[NodeResult]) -> Finished:
+        """Record the run's end with the events not written yet, retried until it lands; then
+        hand those events and Finished on."""
         self._sequence += 1
         status = self._executor.status
-        event = Event(
-            run_id=self.run.id,
-            sequence=self._sequence,
-            time=datetime.now(UTC),
-            kind=EventKind.RUN_FINISHED,
-            run_status=status,
-            message=f"run {status.name}",
-        )
-        run = await self._finish_with_retries(
+        end = RunEnd(
             status=status,
             failed_node_ids=self._executor.failed_node_ids,
             variables=self._redactor.redact(self._executor.variables),
             error_summary=summarize(self._outcomes.values()),
-            event=event,
-            events=events,
-            node_results=results,
+            event=Event(
+                run_id=self.run.id,
+                sequence=self._sequence,
+                time=datetime.now(UTC),
+                kind=EventKind.RUN_FINISHED,
+                run_status=status,
+                message=f"run {status.name}",
+            ),
         )
+
+        async def attempt(rest: list[Event]) -> Run:
+            return await self._finish_once(end, rest[:-1], results)  # rest ends with end.event
+
+        run = await store_in_order(attempt, [*events, end.event], f"finishing run {self.run.id}")
+        assert run is not None, "a stored RUN_FINISHED is reported as RUN_FINISHED, not as a gap"
         self.run = run
         # Everything stored for this run is known here: a resume of it needs no lineage read.
         self._on_recorded(build_context([run, *self._ancestors], self._outcomes.values()))
+        self._broadcast_events(events)
         return Finished(run, self._sequence)
 
-    async def _finish_with_retries(self, **end: Any) -> Run:
-        """FinishRun, retried like a batch: a run's end must not be lost to a passing hiccup.
+    async def _finish_once(self, end: RunEnd, events: list[Event], results: list[NodeResult]) -> Run:
+        """One FinishRun attempt.
 
-        1. Success: the finished run.
-        2. RUN_FINISHED on a retry: an earlier attempt landed but its answer was lost; read the run.
-        3. Unreachable history or busy database: retry with backoff, then give up (lease expiry).
+        Raises:
+            FailedPreconditionError: RUN_FINISHED, and the stored end is not this one (the run's
+                lease expired meanwhile). When it is this one, an earlier attempt landed but its
+                answer was lost, and the stored run is returned.
         """
-        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
-            try:
-                return await self._history.finish_run(self.run.id, self._runner_id, **end)  # case 1
-            except FailedPreconditionError as error:
-                if attempt and error.reason == "RUN_FINISHED":  # case 2
-                    return await self._history.get_run(self.run.id)
-                raise
-            except (ConflictError, InvalidArgumentError):
-                raise
-            except (ResumeflowError, OSError) as error:  # case 3
-                if delay is None:
-                    raise
-                log.warning("finishing run %s failed (%s); retrying in %.2fs", self.run.id, error, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        try:
+            return await self._history.finish_run(self.run.id, self._runner_id, end, events, results)
+        except FailedPreconditionError as error:
+            if error.reason == "RUN_FINISHED":
+                stored = await self._history.get_run(self.run.id)
+                if end.recorded_as(stored):
+                    return stored
+            raise
 
-    def _broadcast(self, item: Event | Finished | object) -> None:
+    def _broadcast_events(self, events: list[Event]) -> None:
+        if events:
+            self._broadcast(events)
+
+    def _broadcast(self, item: list[Event] | Finished | object) -> None:
         for queue in self._followers:
             queue.put_nowait(item)
 
     async def _heartbeat_forever(self) -> None:
-        interval = self._lease_seconds / 3
+        """Renew the lease every HEARTBEAT_FRACTION of it; after a failure retry sooner, so the
+        lease is renewed within moments of the history coming back. A definitive refusal (the
+        lease expired or another runner took it) stops the run."""
+        interval = self._lease_seconds * HEARTBEAT_FRACTION
+        backoff = Backoff(maximum=min(MAX_HEARTBEAT_RETRY_DELAY, interval / 2))
+        delay = interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
             try:
-                if await self._history.heartbeat(self.run.id, self._runner_id, self._lease_seconds):
-                    self.cancel()
+                cancel_requested = await self._history.heartbeat(
+                    self.run.id, self._runner_id, self._lease_seconds, timeout=interval
+                )
             except (ResumeflowError, OSError) as error:
-                log.warning("heartbeat of run %s failed: %s", self.run.id, error)
+                if not is_transient(error):
+                    log.error("run %s lost its lease and stops: %s", self.run.id, error)
+                    self.cancel()
+                    return
+                if delay == interval:
+                    log.warning(
+                        "heartbeat of run %s failed (%s); retrying until it lands", self.run.id, error
+                    )
+                delay = backoff.next_delay()
+                continue
+            delay = interval
+            backoff.reset()
+            if cancel_requested:
+                self.cancel()
 
 
 def is_lost(item: object) -> bool:

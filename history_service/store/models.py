@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -146,6 +147,10 @@ class RunRow(Base):
     last_sequence: Mapped[int] = mapped_column(Integer)
     runner_id: Mapped[str] = mapped_column(String)
     lease_expire_time: Mapped[datetime | None]
+    """By the database's clock; NULL once the run finished."""
+    lease_seconds: Mapped[float] = mapped_column(Float)
+    """The lease's length, as the runner last asked for it: a history replica expires the lease
+    only after watching for that long itself (see `history_service/reaper.py`)."""
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
     active_resume_of: Mapped[str | None] = mapped_column(String)
     """The source run while this resume is RUNNING, else NULL; unique, so the database

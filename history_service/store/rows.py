@@ -96,10 +96,11 @@ def run_to_row(
     *,
     lineage: Sequence[str],
     runner_id: str,
-    lease_expire_time: datetime,
+    lease_seconds: float,
     cancel_requested: bool = False,
 ) -> RunRow:
-    """A new `runs` row for `run`, whose id, status, times and lineage are already final."""
+    """A new `runs` row for `run`, whose id, status, times and lineage are already final; its
+    lease expiry is the database's to set."""
     resuming = bool(run.resume_from_run_id)
     return RunRow(
         id=run.id,
@@ -124,7 +125,8 @@ def run_to_row(
         lineage=list(lineage),
         last_sequence=run.last_sequence,
         runner_id=runner_id,
-        lease_expire_time=lease_expire_time,
+        lease_expire_time=None,
+        lease_seconds=lease_seconds,
         cancel_requested=cancel_requested,
         active_resume_of=run.resume_from_run_id if resuming else None,
         resolved=False,

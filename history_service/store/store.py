@@ -7,9 +7,9 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from alembic.util import CommandError
 from sqlalchemy import and_, false, or_, select, update
@@ -43,12 +43,11 @@ from resumeflow_core.errors import (
     UnavailableError,
     WorkflowNotFoundError,
 )
-from resumeflow_core.limits import MAX_STORED_INT
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS, MAX_STORED_INT
+from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
 
-DEFAULT_LEASE_SECONDS = 30.0
 MAX_EVENTS_PER_CALL = 1000
 _WRITE_ATTEMPTS = 3
 """Tries of a write whose unique-constraint conflict may vanish on its own (a concurrent
@@ -221,16 +220,7 @@ class HistoryStore:
 
     # --- runs: writes ------------------------------------------------------------------
 
-    async def create_run(
-        self,
-        run: Run,
-        *,
-        node_ids: Sequence[str],
-        preset_results: Iterable[NodeResult] = (),
-        runner_id: str,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        copied_node_ids: Sequence[str] = (),
-    ) -> tuple[Run, bool]:
+    async def create_run(self, start: RunStart) -> tuple[Run, bool]:
         """Start a run: its row, one result per node and the RUN_STARTED event.
 
         The store sets the id (when empty), status RUNNING, the create and start
@@ -241,16 +231,12 @@ class HistoryStore:
         A run that is no resume is its own root, at depth 0.
 
         Args:
-            run: The run to create; its status, times and node results are ignored.
-            node_ids: Every node of the workflow version, in topological order.
-            preset_results: Results stored as given instead of PENDING (every field,
-                `source_run_id` and `definition_hash` included), e.g. RESTORED results
-                or carried FAILED ones naming the run that produced them.
-            runner_id: The runner executing the run; it holds the run's lease.
-            lease_seconds: How long the lease lasts without a heartbeat.
-            copied_node_ids: For a resume, nodes whose results are copied from the source
-                run in the database: successes become RESTORED, others keep their status,
-                and each copy names its producer.
+            start: The run to create (its status, times and node results are ignored)
+                and how: its nodes, runner and lease; preset results are stored as given
+                (every field, `source_run_id` and `definition_hash` included), and for a
+                resume, copied nodes' results come from the source run in the database
+                (successes become RESTORED, others keep their status, each copy names its
+                producer).
 
         Returns:
             The run with its node results, and whether it existed already: the same
@@ -266,16 +252,15 @@ class HistoryStore:
                 is running (`metadata`: `active_run_id`, `source_run_id`).
             FailedPreconditionError: `MISSING_PRIOR_RESULT`, a result to copy is gone.
         """
-        presets = checks.new_run_nodes(node_ids, preset_results)
-        checks.copied_nodes(run, node_ids, copied_node_ids)
-        lease = timedelta(seconds=checks.lease(lease_seconds))
+        run, node_ids = start.run, start.node_ids
+        presets = checks.new_run_nodes(node_ids, start.preset_results)
+        checks.copied_nodes(run, node_ids, start.copied_node_ids)
+        checks.lease(start.lease_seconds)
         conflict: IntegrityError | None = None
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self._writing() as session:
-                    return await tx.insert_run(
-                        session, run, node_ids, presets, runner_id, lease, copied_node_ids
-                    )
+                    return await tx.insert_run(session, start, presets)
             except IntegrityError as exc:
                 conflict = exc
                 existing = await self._explain_create_failure(run)
@@ -329,11 +314,7 @@ class HistoryStore:
         self,
         run_id: str,
         runner_id: str,
-        status: RunStatus,
-        failed_node_ids: Sequence[str],
-        variables: dict[str, Any],
-        error_summary: str,
-        event: Event,
+        end: RunEnd,
         events: Sequence[Event] = (),
         node_results: Sequence[NodeResult] = (),
     ) -> Run:
@@ -345,12 +326,8 @@ class HistoryStore:
         Args:
             run_id: The run.
             runner_id: The runner holding the run's lease.
-            status: SUCCEEDED, FAILED or CANCELLED.
-            failed_node_ids: The failed nodes, in topological order.
-            variables: The run's final variables.
-            error_summary: Why the run failed ("" on success).
-            event: The RUN_FINISHED event, next in sequence; its unspecified
-                `run_status` becomes `status`.
+            end: How the run ended; an unspecified `run_status` of its RUN_FINISHED
+                event becomes its status.
             events: Events not appended yet, stored before `event` in the same
                 transaction (saves a short run a round trip).
             node_results: The node results those events changed.
@@ -359,26 +336,26 @@ class HistoryStore:
             The finished run, without node results.
 
         Raises:
-            InvalidArgumentError: `status` is not final, `event` is not RUN_FINISHED.
+            InvalidArgumentError: The status is not final, the event is not RUN_FINISHED.
             RunNotFoundError, FailedPreconditionError, ConflictError: As for
                 `append_events`.
         """
-        status = RunStatus(status)
+        status, event = RunStatus(end.status), end.event
         checks.finish(run_id, status, event)
         checks.event_batch(run_id, [*events, event])
         if event.run_status == RunStatus.UNSPECIFIED:
             event = dataclasses.replace(event, run_status=status)
-        end = {
+        values = {
             "status": int(status),
             "end_time": tx.now(),
-            "failed_node_ids": list(failed_node_ids),
-            "variables": dict(variables),
-            "error_summary": error_summary,
+            "failed_node_ids": list(end.failed_node_ids),
+            "variables": dict(end.variables),
+            "error_summary": end.error_summary,
             "active_resume_of": None,
             "lease_expire_time": None,
         }
         async with self._writing() as session:
-            row = await tx.advance(session, run_id, runner_id, [*events, event], values=end)
+            row = await tx.advance(session, run_id, runner_id, [*events, event], values=values)
             await tx.insert_events(session, run_id, [*events, event])
             if node_results:
                 await tx.update_results(session, run_id, node_results)
@@ -390,7 +367,7 @@ class HistoryStore:
     async def heartbeat(
         self, run_id: str, runner_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
     ) -> tuple[datetime, bool]:
-        """Renew the lease of a running run for `lease_seconds` from now.
+        """Renew the lease of a running run for `lease_seconds` from now, by the database's clock.
 
         Returns:
             When the lease now expires, and whether the run's cancellation was requested.
@@ -399,19 +376,21 @@ class HistoryStore:
             RunNotFoundError, FailedPreconditionError, ConflictError: As for
                 `append_events`.
         """
-        expire_time = tx.now() + timedelta(seconds=checks.lease(lease_seconds))
-        stmt = (
-            update(RunRow)
-            .where(*tx.owned_running(run_id, runner_id))
-            .values(lease_expire_time=expire_time)
-            .returning(RunRow.cancel_requested)
-            .execution_options(synchronize_session=False)
-        )
+        lease_seconds = checks.lease(lease_seconds)
         async with self._writing() as session:
-            cancel_requested = (await session.execute(stmt)).scalar_one_or_none()
-            if cancel_requested is None:
+            stmt = (
+                update(RunRow)
+                .where(*tx.owned_running(run_id, runner_id))
+                .values(
+                    lease_expire_time=tx.lease_expiry(session, lease_seconds), lease_seconds=lease_seconds
+                )
+                .returning(RunRow.lease_expire_time, RunRow.cancel_requested)
+                .execution_options(synchronize_session=False)
+            )
+            renewed = (await session.execute(stmt)).one_or_none()
+            if renewed is None:
                 await tx.raise_guard_failure(session, run_id, runner_id)
-        return expire_time, cancel_requested
+        return renewed.lease_expire_time, renewed.cancel_requested
 
     async def request_cancel(self, run_id: str) -> RunStatus:
         """Ask the runner of a queued or running run to cancel it.
@@ -445,22 +424,45 @@ class HistoryStore:
         all its failed nodes in position order, and its log ends with RUN_FINISHED.
 
         Args:
-            now: The current time (default: the clock); must be timezone-aware.
+            now: The time to expire leases at (default: the database's clock); timezone-aware.
 
         Returns:
             The ids of the runs this call failed.
         """
-        now = now or tx.now()
-        stmt = (
-            select(RunRow.id, RunRow.runner_id)
-            .where(
-                RunRow.status == int(RunStatus.RUNNING),
-                RunRow.lease_expire_time < now,
-            )
-            .order_by(RunRow.lease_expire_time)
-        )
+        found, candidates = await self.find_expired_leases(now=now)
+        return await self.expire_runs(candidates, found)
+
+    async def find_expired_leases(
+        self, *, watched_seconds: float | None = None, now: datetime | None = None
+    ) -> tuple[datetime, list[tuple[str, str]]]:
+        """The running runs whose lease ran out, oldest expiry first, without changing them.
+
+        Args:
+            watched_seconds: Only runs whose lease is at most this long (the time the caller
+                has itself been watching for renewals); None for any.
+            now: The time to compare with (default: the database's clock).
+
+        Returns:
+            The time compared with, and `(run_id, runner_id)` of each run found.
+        """
         async with self._reading() as session:
-            candidates = (await session.execute(stmt)).all()
+            now = now or await tx.database_now(session)
+            stmt = (
+                select(RunRow.id, RunRow.runner_id)
+                .where(RunRow.status == int(RunStatus.RUNNING), RunRow.lease_expire_time < now)
+                .order_by(RunRow.lease_expire_time)
+            )
+            if watched_seconds is not None:
+                stmt = stmt.where(RunRow.lease_seconds <= watched_seconds)
+            candidates = [(str(run_id), str(runner_id)) for run_id, runner_id in await session.execute(stmt)]
+        return now, candidates
+
+    async def expire_runs(self, candidates: Iterable[tuple[str, str]], now: datetime) -> list[str]:
+        """Fail the `(run_id, runner_id)` runs of `find_expired_leases` still expired at `now`.
+
+        Returns:
+            The ids of the runs this call failed; one renewed or finished meanwhile is skipped.
+        """
         expired = []
         for run_id, runner_id in candidates:
             # A transaction per run: a run renewed or finished meanwhile is skipped.

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import bindparam, case, false, func, insert, literal, select, update
+from sqlalchemy import Interval, bindparam, case, false, func, insert, literal, select, update
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from history_service.store import checks, rows
 from history_service.store.bulk import BulkStatement
@@ -23,7 +24,7 @@ from history_service.store.models import (
     WorkflowVersionRow,
 )
 from resumeflow_core.errors import RunNotFoundError
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from resumeflow_core.workflow import Workflow
 
@@ -39,6 +40,36 @@ _NODE_RESULTS = Base.metadata.tables[NodeResultRow.__tablename__]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the database's clock ----------------------------------------------------------------
+# Leases are set and expired by the database's clock, never a replica's: replicas whose clocks
+# disagree (or a replica whose clock jumps) cannot expire a lease early.
+
+_SQLITE_TEXT = "%Y-%m-%d %H:%M:%f"
+"""SQLite's clock as text: "YYYY-MM-DD HH:MM:SS.SSS", millisecond precision."""
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The database's current time, timezone-aware in UTC."""
+    if _is_sqlite(session):
+        text = await session.scalar(select(func.strftime(_SQLITE_TEXT, "now")))
+        return datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
+    value = await session.scalar(select(func.now()))
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC)
+
+
+def lease_expiry(session: AsyncSession, lease_seconds: float) -> ColumnElement[Any]:
+    """SQL for the database's time `lease_seconds` from now, to store as `lease_expire_time`."""
+    if _is_sqlite(session):
+        # The stored text must be that of UTCDateTime, "….ffffff", so it compares and parses alike.
+        return func.strftime(_SQLITE_TEXT + "000", "now", f"{lease_seconds:+.3f} seconds")
+    return func.now() + literal(timedelta(seconds=lease_seconds), Interval())
+
+
+def _is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 # --- workflows -------------------------------------------------------------------------
@@ -76,18 +107,13 @@ async def put_workflow(session: AsyncSession, workflow: Workflow) -> tuple[Workf
 
 
 async def insert_run(
-    session: AsyncSession,
-    run: Run,
-    node_ids: Sequence[str],
-    presets: dict[str, NodeResult],
-    runner_id: str,
-    lease: timedelta,
-    copied_node_ids: Sequence[str] = (),
+    session: AsyncSession, start: RunStart, presets: dict[str, NodeResult]
 ) -> tuple[Run, bool]:
     """Insert a new RUNNING run with its node results and RUN_STARTED event.
 
     Returns the run already created with the same request id, if any, instead.
     """
+    run, node_ids, copied_node_ids = start.run, start.node_ids, start.copied_node_ids
     if run.request_id:
         existing = await run_id_by_request(session, run.workflow_id, run.request_id)
         if existing is not None:
@@ -111,12 +137,12 @@ async def insert_run(
         last_sequence=1,
         node_results=results,
     )
-    row = rows.run_to_row(run, lineage=lineage, runner_id=runner_id, lease_expire_time=time + lease)
+    row = rows.run_to_row(run, lineage=lineage, runner_id=start.runner_id, lease_seconds=start.lease_seconds)
+    values = {column.name: getattr(row, column.name) for column in _RUNS.columns}
+    values["lease_expire_time"] = lease_expiry(session, start.lease_seconds)
     # The run alone first: a duplicate request or active resume fails here, before a thousand
     # node rows are sent. A Core insert: the ORM's unit of work costs more than the statement.
-    await session.execute(
-        insert(_RUNS).values({column.name: getattr(row, column.name) for column in _RUNS.columns})
-    )
+    await session.execute(insert(_RUNS).values(values))
     fresh = [
         rows.node_result_values(result, run_id=run_id, position=position)
         for position, result in enumerate(results)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,15 +191,17 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def open_channel(address: str, security: Security | None = None) -> grpc.aio.Channel:
-    """An aio channel to `address` with the token and TLS settings of `security`."""
+def open_channel(
+    address: str, security: Security | None = None, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.aio.Channel:
+    """An aio channel to `address` with the token and TLS settings of `security`, and further
+    channel `options` besides the shared ones."""
     security = security or Security()
+    options = [*CHANNEL_OPTIONS, *options]
     token = security.channel_token
     interceptors = [_TokenInterceptor(token)] if token else None
     if security.tls or security.tls_ca:
         roots = Path(security.tls_ca).read_bytes() if security.tls_ca else None
         credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-        return grpc.aio.secure_channel(
-            address, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors
-        )
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
+        return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from history_service.store import HistoryStore
-from resumeflow_core.records import Event, NodeResult, Run
+from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, NodeStatus
 from resumeflow_core.workflow import Edge, Node, Workflow
 
@@ -62,17 +62,19 @@ async def start_run(
 ) -> Run:
     """Create a run of `orders` v1 and return it (asserting it is new)."""
     run, existing = await store.create_run(
-        Run(
-            id="",
-            workflow_id=workflow_id,
-            workflow_version=1,
-            request_id=request_id,
-            resume_from_run_id=resume_from,
-        ),
-        node_ids=NODE_IDS,
-        preset_results=presets,
-        runner_id=runner_id,
-        lease_seconds=lease_seconds,
+        RunStart(
+            Run(
+                id="",
+                workflow_id=workflow_id,
+                workflow_version=1,
+                request_id=request_id,
+                resume_from_run_id=resume_from,
+            ),
+            node_ids=NODE_IDS,
+            preset_results=presets,
+            runner_id=runner_id,
+            lease_seconds=lease_seconds,
+        )
     )
     assert not existing
     return run

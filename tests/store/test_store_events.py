@@ -15,7 +15,7 @@ from resumeflow_core.errors import (
     InvalidArgumentError,
     RunNotFoundError,
 )
-from resumeflow_core.records import NodeError, NodeResult
+from resumeflow_core.records import NodeError, NodeResult, RunEnd
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 
 
@@ -181,11 +181,7 @@ async def test_finish_records_the_outcome_and_the_last_event(
     finished = await store.finish_run(
         run.id,
         RUNNER,
-        RunStatus.FAILED,
-        ["fetch"],
-        {"order": 7},
-        "1 node failed: fetch",
-        finished_event(run.id, 3),
+        RunEnd(RunStatus.FAILED, finished_event(run.id, 3), ["fetch"], {"order": 7}, "1 node failed: fetch"),
     )
 
     assert finished.status == RunStatus.FAILED
@@ -210,7 +206,9 @@ async def test_finish_with_a_gap_is_rejected_and_the_run_keeps_running(
     run = await start_run(store)
 
     with pytest.raises(ConflictError):
-        await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 5))
+        await store.finish_run(
+            run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 5), [], {}, "")
+        )
 
     assert await store.get_run_progress(run.id) == (RunStatus.RUNNING, 1)
 
@@ -222,11 +220,7 @@ async def test_finish_with_a_non_final_status_is_invalid(store: HistoryStore) ->
         await store.finish_run(
             run.id,
             RUNNER,
-            RunStatus.RUNNING,
-            [],
-            {},
-            "",
-            node_event(run.id, 2, "a", NodeStatus.RUNNING),
+            RunEnd(RunStatus.RUNNING, node_event(run.id, 2, "a", NodeStatus.RUNNING), [], {}, ""),
         )
 
     assert {v.field for v in caught.value.violations} == {"status", "event.kind"}
@@ -234,7 +228,7 @@ async def test_finish_with_a_non_final_status_is_invalid(store: HistoryStore) ->
 
 async def test_appending_after_finish_is_rejected(store: HistoryStore) -> None:
     run = await start_run(store)
-    await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 2))
+    await store.finish_run(run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 2), [], {}, ""))
 
     with pytest.raises(FailedPreconditionError) as caught:
         await store.append_events(run.id, RUNNER, [node_event(run.id, 3, "start", NodeStatus.RUNNING)])
@@ -245,10 +239,12 @@ async def test_appending_after_finish_is_rejected(store: HistoryStore) -> None:
 
 async def test_finishing_twice_is_rejected(store: HistoryStore) -> None:
     run = await start_run(store)
-    await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 2))
+    await store.finish_run(run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 2), [], {}, ""))
 
     with pytest.raises(FailedPreconditionError):
-        await store.finish_run(run.id, RUNNER, RunStatus.FAILED, [], {}, "", finished_event(run.id, 3))
+        await store.finish_run(
+            run.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(run.id, 3), [], {}, "")
+        )
 
 
 async def test_list_events_pages_after_a_sequence(store: HistoryStore) -> None:
@@ -280,11 +276,7 @@ async def test_finish_stores_trailing_events_and_results_in_the_same_transaction
     await store.finish_run(
         run.id,
         RUNNER,
-        RunStatus.SUCCEEDED,
-        [],
-        {},
-        "",
-        finished_event(run.id, 3),
+        RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 3), [], {}, ""),
         events=trailing,
         node_results=[result],
     )
@@ -300,11 +292,7 @@ async def test_finish_with_a_gap_in_trailing_events_stores_nothing(store: Histor
         await store.finish_run(
             run.id,
             RUNNER,
-            RunStatus.SUCCEEDED,
-            [],
-            {},
-            "",
-            finished_event(run.id, 4),
+            RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 4), [], {}, ""),
             events=[node_event(run.id, 2, "start", NodeStatus.SUCCEEDED)],
         )
     stored = await store.get_run(run.id)

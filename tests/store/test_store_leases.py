@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from store_helpers import RUNNER, finished_event, node_event, start_run
+from sqlalchemy import text
+from store_helpers import RUNNER, finished_event, make_workflow, node_event, start_run
 
 from history_service.store import HistoryStore
+from history_service.store import transactions as tx
 from resumeflow_core.errors import (
     ConflictError,
     FailedPreconditionError,
     RunNotFoundError,
 )
-from resumeflow_core.records import NodeResult
+from resumeflow_core.records import NodeResult, RunEnd
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 
 LATER = timedelta(minutes=5)
@@ -52,7 +56,7 @@ async def test_heartbeat_reports_a_cancellation_request(store: HistoryStore) -> 
 
 async def test_cancel_of_a_finished_run_returns_its_status(store: HistoryStore) -> None:
     run = await start_run(store)
-    await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 2))
+    await store.finish_run(run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 2), [], {}, ""))
 
     assert await store.request_cancel(run.id) == RunStatus.SUCCEEDED
 
@@ -129,13 +133,7 @@ async def test_an_expired_resume_frees_its_source_for_another_resume(
 ) -> None:
     source = await start_run(store)
     await store.finish_run(
-        source.id,
-        RUNNER,
-        RunStatus.FAILED,
-        ["fetch"],
-        {},
-        "failed",
-        finished_event(source.id, 2),
+        source.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(source.id, 2), ["fetch"], {}, "failed")
     )
     lost = await start_run(store, resume_from=source.id, lease_seconds=1)
 
@@ -152,3 +150,64 @@ async def test_expire_leases_fails_each_run_once(store: HistoryStore) -> None:
     assert await store.expire_leases(later) == [run.id]
     assert await store.expire_leases(later) == []
     assert [e.sequence for e in await store.list_events(run.id)] == [1, 2]
+
+
+def _skewed_clock(monkeypatch: pytest.MonkeyPatch, skew: timedelta) -> None:
+    """This process's clock runs `skew` off; the database's does not."""
+    monkeypatch.setattr(tx, "now", lambda: datetime.now(UTC) + skew)
+
+
+async def test_a_replica_whose_clock_runs_ahead_does_not_expire_a_live_lease(
+    store: HistoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await start_run(store, lease_seconds=60)
+    _skewed_clock(monkeypatch, timedelta(hours=1))
+
+    assert await store.expire_leases() == []
+    assert (await store.get_run(run.id)).status == RunStatus.RUNNING
+
+
+async def test_a_heartbeat_renews_by_the_database_clock(
+    store: HistoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await start_run(store)
+    _skewed_clock(monkeypatch, timedelta(hours=-1))
+
+    expires, _ = await store.heartbeat(run.id, RUNNER, lease_seconds=60)
+
+    assert timedelta(seconds=55) < expires - datetime.now(UTC) < timedelta(seconds=65)
+    assert await store.expire_leases(datetime.now(UTC) + timedelta(seconds=30)) == []
+
+
+async def test_an_expired_lease_is_found_only_once_watched_for_its_length(store: HistoryStore) -> None:
+    run = await start_run(store, lease_seconds=0.5)
+    await asyncio.sleep(0.6)
+
+    _, too_soon = await store.find_expired_leases(watched_seconds=0.4)
+    _, watched = await store.find_expired_leases(watched_seconds=0.5)
+
+    assert too_soon == []
+    assert watched == [(run.id, RUNNER)]
+
+
+async def test_a_heartbeat_stores_its_lease_length(store: HistoryStore) -> None:
+    run = await start_run(store, lease_seconds=0.5)
+    await store.heartbeat(run.id, RUNNER, lease_seconds=120)
+
+    _, found = await store.find_expired_leases(watched_seconds=0.5, now=datetime.now(UTC) + LATER)
+
+    assert found == []
+
+
+async def test_sqlite_stores_a_lease_expiry_in_the_text_every_other_time_has(
+    sqlite_database_url: str,
+) -> None:
+    """Expiry compares the column's text: the database's clock must write UTCDateTime's format."""
+    async with await HistoryStore.open(sqlite_database_url) as store:
+        await store.put_workflow(make_workflow())
+        run = await start_run(store)
+        await store.heartbeat(run.id, RUNNER, 30)
+        async with store._reading() as session:
+            texts = (await session.execute(text("SELECT create_time, lease_expire_time FROM runs"))).one()
+
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", value) for value in texts)

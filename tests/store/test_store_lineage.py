@@ -14,7 +14,7 @@ from store_helpers import NODE_IDS, RUNNER, finished_event, make_workflow, node_
 from history_service.store import HistoryStore, migrate
 from history_service.store.database import create_engine
 from resumeflow_core.errors import ConflictError, FailedPreconditionError, RunNotFoundError
-from resumeflow_core.records import NodeError, NodeResult, Run
+from resumeflow_core.records import NodeError, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import NodeStatus, ResumeMode, RunStatus
 
 DONE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -25,11 +25,13 @@ async def _finish(store: HistoryStore, run: Run, status: RunStatus) -> Run:
     return await store.finish_run(
         run.id,
         RUNNER,
-        status,
-        failed,
-        {},
-        "" if status == RunStatus.SUCCEEDED else "check failed",
-        finished_event(run.id, run.last_sequence + 1),
+        RunEnd(
+            status,
+            finished_event(run.id, run.last_sequence + 1),
+            failed,
+            {},
+            "" if status == RunStatus.SUCCEEDED else "check failed",
+        ),
     )
 
 
@@ -188,19 +190,21 @@ async def test_a_resume_stores_its_metadata_and_presets_as_given(store: HistoryS
         NodeResult("end", NodeStatus.SKIPPED, source_run_id=root.id, definition_hash="h-end"),
     ]
     run, existing = await store.create_run(
-        Run(
-            id="",
-            workflow_id="orders",
-            workflow_version=1,
-            resume_from_run_id=root.id,
-            resume_from_node_ids=["check"],
-            resume_mode=ResumeMode.SINGLE,
-            root_run_id=root.id,
-            lineage_depth=1,
-        ),
-        node_ids=NODE_IDS,
-        preset_results=presets,
-        runner_id=RUNNER,
+        RunStart(
+            Run(
+                id="",
+                workflow_id="orders",
+                workflow_version=1,
+                resume_from_run_id=root.id,
+                resume_from_node_ids=["check"],
+                resume_mode=ResumeMode.SINGLE,
+                root_run_id=root.id,
+                lineage_depth=1,
+            ),
+            node_ids=NODE_IDS,
+            preset_results=presets,
+            runner_id=RUNNER,
+        )
     )
 
     assert not existing
@@ -222,16 +226,18 @@ async def test_a_resume_derives_root_and_depth_from_the_stored_source(
 ) -> None:
     root, first = await _chain(store, 2)
     run, _ = await store.create_run(
-        Run(
-            id="",
-            workflow_id="orders",
-            workflow_version=1,
-            resume_from_run_id=first.id,
-            root_run_id="made-up",
-            lineage_depth=7,
-        ),
-        node_ids=NODE_IDS,
-        runner_id=RUNNER,
+        RunStart(
+            Run(
+                id="",
+                workflow_id="orders",
+                workflow_version=1,
+                resume_from_run_id=first.id,
+                root_run_id="made-up",
+                lineage_depth=7,
+            ),
+            node_ids=NODE_IDS,
+            runner_id=RUNNER,
+        )
     )
 
     assert (run.root_run_id, run.lineage_depth) == (root.id, 2)
@@ -245,15 +251,17 @@ async def test_a_retried_resume_request_returns_its_run_not_a_conflict(
     active = await start_run(store, resume_from=source.id, request_id="req-resume")
 
     again, existing = await store.create_run(
-        Run(
-            id="",
-            workflow_id="orders",
-            workflow_version=1,
-            request_id="req-resume",
-            resume_from_run_id=source.id,
-        ),
-        node_ids=NODE_IDS,
-        runner_id=RUNNER,
+        RunStart(
+            Run(
+                id="",
+                workflow_id="orders",
+                workflow_version=1,
+                request_id="req-resume",
+                resume_from_run_id=source.id,
+            ),
+            node_ids=NODE_IDS,
+            runner_id=RUNNER,
+        )
     )
 
     assert existing
@@ -288,7 +296,7 @@ async def test_lineage_of_a_resume_has_its_source_and_provenance(store: HistoryS
     events = [node_event(root.id, 2 + i, r.node_id, r.status) for i, r in enumerate(produced)]
     await store.append_events(root.id, RUNNER, events, produced)
     root = await store.finish_run(
-        root.id, RUNNER, RunStatus.FAILED, ["check"], {}, "check failed", finished_event(root.id, 5)
+        root.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(root.id, 5), ["check"], {}, "check failed")
     )
     restored = [
         dataclasses.replace(r, status=NodeStatus.RESTORED, source_run_id=root.id) for r in produced[:2]
@@ -412,10 +420,12 @@ async def test_a_resume_copies_results_in_the_database_restoring_successes_and_k
     await _finish(store, dataclasses.replace(source, last_sequence=3), RunStatus.FAILED)
 
     resumed, _ = await store.create_run(
-        Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
-        node_ids=NODE_IDS,
-        runner_id=RUNNER,
-        copied_node_ids=NODE_IDS[:2],
+        RunStart(
+            Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
+            node_ids=NODE_IDS,
+            runner_id=RUNNER,
+            copied_node_ids=NODE_IDS[:2],
+        )
     )
 
     stored = {r.node_id: r for r in (await store.get_run(resumed.id)).node_results}
@@ -442,10 +452,12 @@ async def test_copying_a_result_that_is_gone_stores_nothing(store: HistoryStore)
 
     with pytest.raises(FailedPreconditionError) as caught:
         await store.create_run(
-            Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
-            node_ids=NODE_IDS,
-            runner_id=RUNNER,
-            copied_node_ids=NODE_IDS[:1],
+            RunStart(
+                Run(id="", workflow_id="orders", workflow_version=1, resume_from_run_id=source.id),
+                node_ids=NODE_IDS,
+                runner_id=RUNNER,
+                copied_node_ids=NODE_IDS[:1],
+            )
         )
 
     assert caught.value.reason == "MISSING_PRIOR_RESULT"

@@ -9,6 +9,7 @@ from store_helpers import RUNNER, finished_event, make_workflow, start_run
 
 from history_service.store import HistoryStore
 from resumeflow_core.errors import InvalidArgumentError
+from resumeflow_core.records import RunEnd
 from resumeflow_core.status import RunStatus
 
 
@@ -49,13 +50,7 @@ async def test_runs_are_filtered_by_workflow(store: HistoryStore) -> None:
 async def test_runs_are_filtered_by_status(store: HistoryStore) -> None:
     failed = await start_run(store)
     await store.finish_run(
-        failed.id,
-        RUNNER,
-        RunStatus.FAILED,
-        [],
-        {},
-        "boom",
-        finished_event(failed.id, 2),
+        failed.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(failed.id, 2), [], {}, "boom")
     )
     running = await start_run(store)
 

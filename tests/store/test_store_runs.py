@@ -15,19 +15,13 @@ from resumeflow_core.errors import (
     RunNotFoundError,
     WorkflowNotFoundError,
 )
-from resumeflow_core.records import NodeResult, Run
+from resumeflow_core.records import NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 
 
 async def _fail(store: HistoryStore, run: Run) -> Run:
     return await store.finish_run(
-        run.id,
-        RUNNER,
-        RunStatus.FAILED,
-        ["fetch"],
-        {},
-        "fetch failed",
-        finished_event(run.id, 2),
+        run.id, RUNNER, RunEnd(RunStatus.FAILED, finished_event(run.id, 2), ["fetch"], {}, "fetch failed")
     )
 
 
@@ -59,9 +53,9 @@ async def test_create_run_logs_run_started_as_sequence_one(store: HistoryStore) 
 
 async def test_create_run_keeps_a_caller_given_id(store: HistoryStore) -> None:
     run, _ = await store.create_run(
-        Run(id="my-run", workflow_id="orders", workflow_version=1),
-        node_ids=NODE_IDS,
-        runner_id=RUNNER,
+        RunStart(
+            Run(id="my-run", workflow_id="orders", workflow_version=1), node_ids=NODE_IDS, runner_id=RUNNER
+        )
     )
     assert run.id == "my-run"
     assert (await store.get_run("my-run")).id == "my-run"
@@ -103,18 +97,20 @@ async def test_create_run_of_an_unknown_workflow_version_raises_not_found(
 ) -> None:
     with pytest.raises(WorkflowNotFoundError):
         await store.create_run(
-            Run(id="", workflow_id="orders", workflow_version=9),
-            node_ids=NODE_IDS,
-            runner_id=RUNNER,
+            RunStart(
+                Run(id="", workflow_id="orders", workflow_version=9), node_ids=NODE_IDS, runner_id=RUNNER
+            )
         )
 
 
 async def test_same_request_id_returns_the_existing_run(store: HistoryStore) -> None:
     first = await start_run(store, request_id="req-1")
     again, existing = await store.create_run(
-        Run(id="", workflow_id="orders", workflow_version=1, request_id="req-1"),
-        node_ids=NODE_IDS,
-        runner_id="another-runner",
+        RunStart(
+            Run(id="", workflow_id="orders", workflow_version=1, request_id="req-1"),
+            node_ids=NODE_IDS,
+            runner_id="another-runner",
+        )
     )
     assert existing
     assert again == first
@@ -126,9 +122,11 @@ async def test_concurrent_creates_with_one_request_id_make_one_run(
 ) -> None:
     async def create() -> tuple[Run, bool]:
         return await store.create_run(
-            Run(id="", workflow_id="orders", workflow_version=1, request_id="req-race"),
-            node_ids=NODE_IDS,
-            runner_id=RUNNER,
+            RunStart(
+                Run(id="", workflow_id="orders", workflow_version=1, request_id="req-race"),
+                node_ids=NODE_IDS,
+                runner_id=RUNNER,
+            )
         )
 
     results = await asyncio.gather(*(create() for _ in range(5)))

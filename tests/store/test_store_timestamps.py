@@ -13,7 +13,7 @@ from store_helpers import RUNNER, finished_event, node_event, start_run
 
 from history_service.store import HistoryStore
 from history_service.store.models import UTCDateTime
-from resumeflow_core.records import NodeResult
+from resumeflow_core.records import NodeResult, RunEnd
 from resumeflow_core.status import NodeStatus, RunStatus
 
 
@@ -23,7 +23,7 @@ def _is_utc(value: datetime | None) -> bool:
 
 async def test_stored_timestamps_come_back_aware_in_utc(store: HistoryStore) -> None:
     run = await start_run(store)
-    await store.finish_run(run.id, RUNNER, RunStatus.SUCCEEDED, [], {}, "", finished_event(run.id, 2))
+    await store.finish_run(run.id, RUNNER, RunEnd(RunStatus.SUCCEEDED, finished_event(run.id, 2), [], {}, ""))
 
     loaded = await store.get_run(run.id)
     workflow = await store.get_workflow("orders")

@@ -179,6 +179,16 @@ def serve_command(
             "RUNNER_SHUTDOWN; history waits this long plus 15 s for the runners' last writes.",
         ),
     ] = 10.0,  # runner_service.runner.DEFAULT_SHUTDOWN_GRACE
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            envvar="RESUMEFLOW_LEASE_SECONDS",
+            min=2.0,
+            help="Runner: how long a run's lease lasts without a heartbeat (renewed every third of it); "
+            "a run whose runner stops for longer fails as RUNNER_LOST.",
+        ),
+    ] = 30.0,  # resumeflow_core.limits.DEFAULT_LEASE_SECONDS
 ) -> None:
     """Start the runner and history services (both by default) until interrupted."""
     from resumeflow_cli.serve import ServeOptions, Which, read_token, serve
@@ -212,6 +222,7 @@ def serve_command(
         http_settings=HttpSettings(max_response_bytes=http_max_response_bytes, policy=policy),
         max_node_output_bytes=max_node_output_bytes,
         shutdown_grace=shutdown_grace,
+        lease_seconds=lease_seconds,
     )
     try:
         asyncio.run(serve(options))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from history_service.server import HistoryServer, start_history_server
 from resumeflow_core.errors import InvalidArgumentError
-from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES
+from resumeflow_core.limits import DEFAULT_LEASE_SECONDS, DEFAULT_MAX_NODE_OUTPUT_BYTES
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.rpc.security import Security
 from runner_service.runner import DEFAULT_MAX_ACTIVE_RUNS, DEFAULT_SHUTDOWN_GRACE
@@ -45,6 +45,7 @@ class ServeOptions:
     http_settings: HttpSettings = field(default_factory=HttpSettings)
     max_node_output_bytes: int = DEFAULT_MAX_NODE_OUTPUT_BYTES
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 async def serve(options: ServeOptions) -> None:
@@ -77,6 +78,7 @@ async def serve(options: ServeOptions) -> None:
                 http_settings=options.http_settings,
                 max_node_output_bytes=options.max_node_output_bytes,
                 shutdown_grace=options.shutdown_grace,
+                lease_seconds=options.lease_seconds,
             )
             log.info(
                 "runner service listening on %s (history at %s)", options.listen, options.history_address
