@@ -8,17 +8,12 @@ from store_helpers import NODE_IDS, RUNNER
 from history_service.history import History
 from history_service.store import HistoryStore
 from resumeflow_core.errors import InvalidArgumentError, RunNotFoundError
-from resumeflow_core.records import Run
+from resumeflow_core.records import Run, RunStart
 
 
 async def _run_with_id(store: HistoryStore, run_id: str) -> None:
-    await store.create_run(
-        Run(id=run_id, workflow_id="orders", workflow_version=1),
-        node_ids=NODE_IDS,
-        preset_results=(),
-        runner_id=RUNNER,
-        lease_seconds=30.0,
-    )
+    run = Run(id=run_id, workflow_id="orders", workflow_version=1)
+    await store.create_run(RunStart(run, node_ids=list(NODE_IDS), runner_id=RUNNER))
 
 
 @pytest.fixture
