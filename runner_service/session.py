@@ -174,7 +174,7 @@ class RunSession:
             status=status,
             failed_node_ids=self._executor.failed_node_ids,
             variables=self._redactor.redact(self._executor.variables),
-            error_summary=summarize(self._outcomes.values()),
+            error_summary=summarize(self._outcomes.values(), self._executor.failed_node_ids),
             event=Event(
                 run_id=self.run.id,
                 sequence=self._sequence,
@@ -256,10 +256,14 @@ def is_lost(item: object) -> bool:
     return item is _LOST
 
 
-def summarize(results: Iterable[NodeResult]) -> str:
-    """One line saying why a run did not succeed, or "" when nothing failed."""
+def summarize(results: Iterable[NodeResult], failed_order: Sequence[str] = ()) -> str:
+    """One line saying why a run did not succeed, or "" when nothing failed; failures in
+    `failed_order` (the run's `failed_node_ids`, topological) rather than as they happened."""
     results = list(results)
-    failed = [r for r in results if r.status == NodeStatus.FAILED]
+    rank = {node_id: index for index, node_id in enumerate(failed_order)}
+    failed = sorted(
+        (r for r in results if r.status == NodeStatus.FAILED), key=lambda r: rank.get(r.node_id, len(rank))
+    )
     blocked = sum(1 for r in results if r.status == NodeStatus.BLOCKED)
     cancelled = sum(1 for r in results if r.status == NodeStatus.CANCELLED)
     parts = []

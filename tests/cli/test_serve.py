@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -188,3 +189,46 @@ def test_a_token_file_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"resumeflow: cannot read --auth-token-file {tmp_path / 'absent'}")
+
+
+def test_serve_on_port_0_logs_the_ports_it_bound_and_the_runner_reaches_its_history(tmp_path: Path) -> None:
+    process = start_serve(["--listen", "127.0.0.1:0", "--history-address", "127.0.0.1:0"], tmp_path)
+    try:
+        assert process.stderr is not None
+        lines: list[str] = []
+        while not any("runner service listening on" in line for line in lines):
+            line = process.stderr.readline()
+            assert line, f"serve ended before it said where it listens: {lines}"
+            lines.append(line)
+        text = "".join(lines)
+        history_port = re.search(r"history service listening on 127\.0\.0\.1:(\d+)", text)
+        runner_port = re.search(
+            r"runner service listening on 127\.0\.0\.1:(\d+) \(history at 127\.0\.0\.1:(\d+)\)", text
+        )
+        assert history_port and runner_port, text
+        assert history_port[1] != "0" and runner_port[1] != "0"
+        assert runner_port[2] == history_port[1], "the runner calls the history where it really listens"
+        wait_serving(f"127.0.0.1:{history_port[1]}")
+        wait_serving(f"127.0.0.1:{runner_port[1]}")
+        workflow = tmp_path / "tiny.yaml"
+        workflow.write_text(
+            "id: tiny\n"
+            "nodes: [{id: start, type: start}, {id: a, type: noop}]\n"
+            "edges: [{source: start, target: a}]\n"
+        )
+        addresses = [
+            "--runner-address",
+            f"127.0.0.1:{runner_port[1]}",
+            "--history-address",
+            f"127.0.0.1:{history_port[1]}",
+        ]
+        assert (
+            run_cli(
+                ["apply", str(workflow), "--history-address", f"127.0.0.1:{history_port[1]}"], tmp_path
+            ).returncode
+            == 0
+        )
+        ran = run_cli(["run", "tiny", *addresses], tmp_path)
+        assert ran.returncode == 0 and "SUCCEEDED" in ran.stdout, ran.stderr
+    finally:
+        stop(process)

@@ -12,13 +12,13 @@ import pytest
 
 from resumeflow_core.errors import ConflictError, FailedPreconditionError, UnavailableError
 from resumeflow_core.nodes.registry import default_registry
-from resumeflow_core.records import Event, NodeResult, Run, RunEnd
-from resumeflow_core.status import EventKind, RunStatus
+from resumeflow_core.records import Event, NodeError, NodeResult, Run, RunEnd
+from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from resumeflow_core.workflow import Edge, Node, Workflow
 from runner_service import retry
 from runner_service.engine import ExecutionPlan, Executor, Redactor
 from runner_service.requests import Finished
-from runner_service.session import RunSession, is_lost
+from runner_service.session import RunSession, is_lost, summarize
 
 TINY = Workflow(
     id="tiny",
@@ -252,3 +252,19 @@ async def test_a_failing_heartbeat_is_retried_sooner_than_the_interval() -> None
 
     # Every 0.1 s (a third of the 0.3 s lease) would make 5 in 0.5 s; failures retry at once.
     assert history.heartbeats >= 6
+
+
+def test_the_error_summary_lists_failures_in_the_runs_failed_node_order_not_as_they_happened() -> None:
+    def failed(node_id: str) -> NodeResult:
+        return NodeResult(
+            node_id, NodeStatus.FAILED, 1, error=NodeError("HTTP_STATUS", f"{node_id} said 503")
+        )
+
+    completed = [failed("zeta"), NodeResult("j", NodeStatus.BLOCKED, 0), failed("alpha")]
+
+    summary = summarize(completed, ["alpha", "zeta"])
+
+    assert (
+        summary
+        == "2 nodes failed: alpha: HTTP_STATUS: alpha said 503; zeta: HTTP_STATUS: zeta said 503; 1 blocked"
+    )

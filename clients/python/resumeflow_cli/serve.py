@@ -63,15 +63,18 @@ async def serve(options: ServeOptions) -> None:
                 security=replace(options.security, runner_token=runner_token),
                 shutdown_grace=options.shutdown_grace,
             )
+            history_address = bound(history_address, history.port)  # port 0 picks a free one
             log.info(
                 "history service listening on %s (database %s)",
                 history_address,
                 _safe_url(options.database_url),
             )
         if options.which in (Which.ALL, Which.RUNNER):
+            # With both in one process the runner calls the history where it really listens.
+            history_target = history_address if history is not None else options.history_address
             runner = await start_runner_server(
                 options.listen,
-                options.history_address,
+                history_target,
                 security=options.security,
                 history_security=replace(options.history_security, runner_token=runner_token),
                 max_active_runs=options.max_active_runs,
@@ -81,7 +84,9 @@ async def serve(options: ServeOptions) -> None:
                 lease_seconds=options.lease_seconds,
             )
             log.info(
-                "runner service listening on %s (history at %s)", options.listen, options.history_address
+                "runner service listening on %s (history at %s)",
+                bound(options.listen, runner.port),
+                history_target,
             )
         _freeze_startup_objects()
         await _wait_for_signal()
@@ -90,6 +95,12 @@ async def serve(options: ServeOptions) -> None:
             await runner.stop()
         if history is not None:
             await history.stop()
+
+
+def bound(address: str, port: int) -> str:
+    """`address` with the port the server really bound (what `--listen HOST:0` asked to choose)."""
+    host, _, _ = address.rpartition(":")
+    return f"{host}:{port}"
 
 
 def _runner_token(options: ServeOptions) -> str:
