@@ -53,6 +53,15 @@ class InlineConnection(aiosqlite.Connection):
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # without starting the worker thread
 
+    def __del__(self) -> None:
+        # SQLAlchemy drops, unclosed, a connection it cannot await the closing of (one whose task
+        # was cancelled while it held it); aiosqlite then only warns, as its worker thread cannot
+        # be joined from a finalizer. An inline connection has no thread: close it here, as
+        # sqlite3 closes its own connections when they are collected.
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
 
 class _RunAtOnce:
     def put_nowait(self, item: tuple[Any, Callable[[], Any]]) -> None:

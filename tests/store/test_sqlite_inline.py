@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sqlite3
 import threading
+import warnings
 from pathlib import Path
 
+import pytest
 from store_helpers import make_workflow
 
 from history_service.store import HistoryStore
+from history_service.store.sqlite_inline import InlineConnection
 
 
 async def test_sqlite_calls_start_no_worker_thread(tmp_path: Path) -> None:
@@ -33,3 +38,18 @@ async def test_concurrent_writers_all_complete(tmp_path: Path) -> None:
         assert sorted(w.id for w, _ in stored) == sorted(w.id for w in workflows)
     finally:
         await store.close()
+
+
+async def test_an_inline_connection_dropped_unclosed_closes_itself_without_a_warning(tmp_path: Path) -> None:
+    # What SQLAlchemy does with a connection whose task was cancelled while holding it.
+    connection = await InlineConnection(lambda: sqlite3.connect(tmp_path / "dropped.db"))
+    raw = connection._connection
+    assert raw is not None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del connection
+        gc.collect()
+
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        raw.execute("select 1")
