@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from resumeflow.v1 import run_pb2
 from resumeflow.v1 import runner_service_pb2 as pb
+from resumeflow_core.reasons import INVALID_RESUME
 from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import ResumeMode
@@ -63,7 +64,7 @@ def plan_to_proto(prepared: PreparedResume) -> pb.PlanResumeResponse:
     resume = prepared.resume
     problems = [pb.PlanProblem(reason=p.reason, message=p.message) for p in resume.problems]
     problems += [
-        pb.PlanProblem(reason="INVALID_RESUME", message=f"{v.field}: {v.description}")
+        pb.PlanProblem(reason=INVALID_RESUME, message=f"{v.field}: {v.description}")
         for v in resume.violations
     ]
     return pb.PlanResumeResponse(

@@ -15,6 +15,16 @@ from resumeflow_core.errors import FailedPreconditionError, FieldViolation, Inva
 from resumeflow_core.limits import id_problem
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.reasons import (
+    INVALID_RESUME,
+    MALFORMED_TOKEN,
+    MISSING_PRIOR_RESULT,
+    MISSING_SECRET,
+    PLAN_STALE,
+    SOURCE_NOT_FAILED,
+    SOURCE_OTHER_WORKFLOW,
+    WORKFLOW_DRIFT,
+)
 from resumeflow_core.workflow import Workflow
 from runner_service.engine import ExecutionPlan, LineageView, ResumePlan, plan_resume
 from runner_service.history_client import HistoryClient
@@ -26,11 +36,11 @@ MAX_TOKEN_LENGTH = 2048  # characters; the tokens made here stay far below it
 # When a resume has several problems, the status carries the most fundamental one's reason;
 # the message and the `reasons` metadata list all of them.
 _REASON_PRECEDENCE = (
-    "SOURCE_OTHER_WORKFLOW",
-    "SOURCE_NOT_FAILED",
-    "MISSING_PRIOR_RESULT",
-    "WORKFLOW_DRIFT",
-    "MISSING_SECRET",
+    SOURCE_OTHER_WORKFLOW,
+    SOURCE_NOT_FAILED,
+    MISSING_PRIOR_RESULT,
+    WORKFLOW_DRIFT,
+    MISSING_SECRET,
 )
 
 
@@ -111,7 +121,7 @@ async def prepare_resume(
         raise FailedPreconditionError(
             "the plan token no longer matches: the source lineage or the workflow changed since it was "
             "planned; plan the resume again",
-            reason="PLAN_STALE",
+            reason=PLAN_STALE,
             metadata={"source_run_id": source.id, "workflow_version": str(workflow.version)},
         )
     return PreparedResume(workflow, plan, lineage, resume, token)
@@ -127,7 +137,7 @@ def raise_if_rejected(resume: ResumePlan) -> None:
     if resume.violations:
         raise InvalidArgumentError(
             f"the resume request is invalid: {len(resume.violations)} problem(s)",
-            reason="INVALID_RESUME",
+            reason=INVALID_RESUME,
             violations=resume.violations,
         )
     if not resume.problems:
@@ -171,5 +181,5 @@ def _decode_token(text: str) -> _Token:
     except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidArgumentError(
             "resume.plan_token is not a token PlanResume returned",
-            violations=[FieldViolation("resume.plan_token", "malformed plan token", "MALFORMED_TOKEN")],
+            violations=[FieldViolation("resume.plan_token", "malformed plan token", MALFORMED_TOKEN)],
         ) from exc

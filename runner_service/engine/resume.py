@@ -21,6 +21,13 @@ from resumeflow_core.errors import FieldViolation
 from resumeflow_core.lineage import replay_variables
 from resumeflow_core.nodes.builtin import BUILTIN_TYPES
 from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.reasons import (
+    MISSING_PRIOR_RESULT,
+    MISSING_SECRET,
+    SOURCE_NOT_FAILED,
+    SOURCE_OTHER_WORKFLOW,
+    WORKFLOW_DRIFT,
+)
 from resumeflow_core.records import NodeResult, Run
 from resumeflow_core.status import NodeStatus, ResumeMode, RunStatus
 from runner_service.engine.plan import ExecutionPlan
@@ -30,13 +37,6 @@ UNKNOWN_NODE = "UNKNOWN_NODE"
 START_OR_END_NODE = "START_OR_END_NODE"
 DUPLICATE_NODE = "DUPLICATE_NODE"
 TOO_MANY_START_NODES = "TOO_MANY_START_NODES"
-
-# FAILED_PRECONDITION reasons: the request is well formed, but the lineage forbids it.
-SOURCE_OTHER_WORKFLOW = "SOURCE_OTHER_WORKFLOW"
-SOURCE_NOT_FAILED = "SOURCE_NOT_FAILED"
-MISSING_PRIOR_RESULT = "MISSING_PRIOR_RESULT"
-MISSING_SECRET = "MISSING_SECRET"
-WORKFLOW_DRIFT = "WORKFLOW_DRIFT"
 
 START_NODE_IDS_FIELD = "resume.start_node_ids"
 
