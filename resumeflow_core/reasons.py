@@ -137,6 +137,8 @@ UNKNOWN: Final = "UNKNOWN"
 LISTEN_FAILED: Final = "LISTEN_FAILED"
 """`serve` cannot bind its address."""
 
+LOCAL_REASONS: Final = frozenset({INTERNAL, UNKNOWN, LISTEN_FAILED})
+
 # --- Node error codes -------------------------------------------------------------------------
 
 # Set by the engine around any node type.
@@ -204,3 +206,6 @@ REQUIRED: Final = "REQUIRED"
 """A field that must be set is empty."""
 TOO_LONG: Final = "TOO_LONG"
 """A value over its length limit."""
+
+SHARED_VIOLATION_REASONS: Final = frozenset({MALFORMED_TOKEN, REQUIRED, TOO_LONG, OUT_OF_RANGE})
+"""The field-violation reasons of this catalogue (others stay with their checks)."""
