@@ -9,7 +9,7 @@ from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import ResumeMode
 from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest
-from runner_service.resumes import PreparedResume
+from runner_service.resume_preparation import PreparedResume
 
 
 def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:

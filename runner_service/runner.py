@@ -40,7 +40,7 @@ from resumeflow_core.workflow import Workflow
 from runner_service.engine import DEFAULT_MAX_CONCURRENCY, ExecutionPlan, Executor, Redactor
 from runner_service.history_client import HistoryClient
 from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest, StreamItem
-from runner_service.resumes import PreparedResume, prepare_resume, raise_if_rejected
+from runner_service.resume_preparation import PreparedResume, prepare_resume, raise_if_rejected
 from runner_service.session import RunSession, is_lost
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from runner_service.engine.executor import (
 )
 from runner_service.engine.plan import ExecutionPlan
 from runner_service.engine.redaction import MASK, Redactor
-from runner_service.engine.resume import (
+from runner_service.engine.resume_plan import (
     DUPLICATE_NODE,
     START_OR_END_NODE,
     TOO_MANY_START_NODES,

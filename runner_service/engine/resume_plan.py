@@ -3,7 +3,8 @@
 `plan_resume` reads a plan and a view of the source run's lineage and answers a `ResumePlan`:
 every node's fate, the `preset` results and `initial_variables` the `Executor` starts from,
 and every problem a real resume would be rejected for (all of them, never only the first).
-It does no I/O: the caller loads the lineage, and turns violations and problems into errors.
+It does no I/O: the caller (`runner_service/resume_preparation.py`) loads the lineage, and turns
+violations and problems into errors.
 """
 
 from __future__ import annotations

@@ -1,23 +1,19 @@
-"""Prepares a resume: finds the source run, reads its lineage, plans with the engine's pure
-planner, and turns the planner's verdicts and plan tokens into domain errors."""
+"""Prepares a resume, the I/O around the engine's pure planner (`engine/resume_plan.py`): finds
+the source run, reads its lineage and workflow versions, plans, checks a plan token
+(`plan_token.py`), and turns the planner's verdicts into domain errors."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
-from resumeflow_core.limits import id_problem
+from resumeflow_core.errors import FailedPreconditionError, InvalidArgumentError
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry
 from resumeflow_core.reasons import (
     INVALID_RESUME,
-    MALFORMED_TOKEN,
     MISSING_PRIOR_RESULT,
     MISSING_SECRET,
     PLAN_STALE,
@@ -28,10 +24,8 @@ from resumeflow_core.reasons import (
 from resumeflow_core.workflow import Workflow
 from runner_service.engine import ExecutionPlan, LineageView, ResumePlan, plan_resume
 from runner_service.history_client import HistoryClient
+from runner_service.plan_token import PlanToken
 from runner_service.requests import ResumeRequest
-
-TOKEN_PREFIX = "rf1."
-MAX_TOKEN_LENGTH = 2048  # characters; the tokens made here stay far below it
 
 # When a resume has several problems, the status carries the most fundamental one's reason;
 # the message and the `reasons` metadata list all of them.
@@ -76,7 +70,7 @@ async def prepare_resume(
         FailedPreconditionError: NO_FAILED_RUN when no source is named and none is left.
         RunNotFoundError: The named source run does not exist.
     """
-    pinned = _decode_token(request.plan_token) if request.plan_token else None
+    pinned = PlanToken.decode(request.plan_token) if request.plan_token else None
     source_run_id = request.source_run_id or (pinned.source_run_id if pinned else "")
     if not source_run_id:
         source, _ = await history.get_latest_failed(workflow_id)
@@ -116,15 +110,15 @@ async def prepare_resume(
         inputs=inputs,
         registry=registry,
     )
-    token = _encode_token(_Token(source.id, workflow.version, resume.digest()))
-    if pinned is not None and pinned != _Token(source.id, workflow.version, resume.digest()):
+    token = PlanToken(source.id, workflow.version, resume.digest())
+    if pinned is not None and pinned != token:
         raise FailedPreconditionError(
             "the plan token no longer matches: the source lineage or the workflow changed since it was "
             "planned; plan the resume again",
             reason=PLAN_STALE,
             metadata={"source_run_id": source.id, "workflow_version": str(workflow.version)},
         )
-    return PreparedResume(workflow, plan, lineage, resume, token)
+    return PreparedResume(workflow, plan, lineage, resume, token.encode())
 
 
 def raise_if_rejected(resume: ResumePlan) -> None:
@@ -155,31 +149,3 @@ def raise_if_rejected(resume: ResumePlan) -> None:
 
 def _precedence(reason: str) -> int:
     return _REASON_PRECEDENCE.index(reason) if reason in _REASON_PRECEDENCE else len(_REASON_PRECEDENCE)
-
-
-@dataclass(frozen=True)
-class _Token:
-    source_run_id: str
-    workflow_version: int
-    digest: str
-
-
-def _encode_token(token: _Token) -> str:
-    payload = json.dumps([token.source_run_id, token.workflow_version, token.digest], separators=(",", ":"))
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_token(text: str) -> _Token:
-    try:
-        if not text.startswith(TOKEN_PREFIX) or len(text) > MAX_TOKEN_LENGTH:
-            raise ValueError("unknown prefix or too long")
-        body = text[len(TOKEN_PREFIX) :]
-        source, version, digest = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if not isinstance(source, str) or id_problem(source) is not None:
-            raise ValueError("not a run id")
-        return _Token(source, int(version), str(digest))
-    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
-        raise InvalidArgumentError(
-            "resume.plan_token is not a token PlanResume returned",
-            violations=[FieldViolation("resume.plan_token", "malformed plan token", MALFORMED_TOKEN)],
-        ) from exc
