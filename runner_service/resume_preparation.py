@@ -71,34 +71,15 @@ async def prepare_resume(
         RunNotFoundError: The named source run does not exist.
     """
     pinned = PlanToken.decode(request.plan_token) if request.plan_token else None
-    source_run_id = request.source_run_id or (pinned.source_run_id if pinned else "")
-    if not source_run_id:
-        source, _ = await history.get_latest_failed(workflow_id)
-        source_run_id = source.id
-
-    async def read_lineage() -> LineageContext:
-        # A run this runner recorded to the end is known already; the history copies its results
-        # in the database and rejects the resume there if any is gone.
-        return recorded(source_run_id) or await history.get_lineage_context(source_run_id)
-
-    if request.pin_source_version:
-        lineage = await read_lineage()
-        same_workflow = lineage.run.workflow_id == workflow_id
-        workflow = await history.get_workflow(
-            workflow_id, lineage.run.workflow_version if same_workflow else 0
-        )
-    else:  # independent reads: overlap them
-        lineage, workflow = await asyncio.gather(read_lineage(), history.get_workflow(workflow_id))
-    source = lineage.run
-    same_workflow = source.workflow_id == workflow_id
-    source_workflow = workflow
-    if not (same_workflow and source.workflow_version == workflow.version):
-        source_workflow = await history.get_workflow(source.workflow_id, source.workflow_version)
+    source_run_id = await _source_run_id(history, workflow_id, request, pinned)
+    lineage, workflow, source_workflow = await _read_lineage_and_versions(
+        history, workflow_id, source_run_id, pin_source_version=request.pin_source_version, recorded=recorded
+    )
     plan = plan_for(workflow)
     resume = plan_resume(
         plan,
         LineageView(
-            source=source,
+            source=lineage.run,
             runs=lineage.runs,
             results=lineage.results,
             source_node_ids=frozenset(node.id for node in source_workflow.nodes),
@@ -110,15 +91,56 @@ async def prepare_resume(
         inputs=inputs,
         registry=registry,
     )
-    token = PlanToken(source.id, workflow.version, resume.digest())
+    token = PlanToken(lineage.run.id, workflow.version, resume.digest())
     if pinned is not None and pinned != token:
         raise FailedPreconditionError(
             "the plan token no longer matches: the source lineage or the workflow changed since it was "
             "planned; plan the resume again",
             reason=PLAN_STALE,
-            metadata={"source_run_id": source.id, "workflow_version": str(workflow.version)},
+            metadata={"source_run_id": token.source_run_id, "workflow_version": str(workflow.version)},
         )
     return PreparedResume(workflow, plan, lineage, resume, token.encode())
+
+
+async def _source_run_id(
+    history: HistoryClient, workflow_id: str, request: ResumeRequest, pinned: PlanToken | None
+) -> str:
+    """The run to resume: the one named by the request or its plan token, else the latest failed."""
+    named = request.source_run_id or (pinned.source_run_id if pinned else "")
+    if named:
+        return named
+    source, _ = await history.get_latest_failed(workflow_id)
+    return source.id
+
+
+async def _read_lineage_and_versions(
+    history: HistoryClient,
+    workflow_id: str,
+    source_run_id: str,
+    *,
+    pin_source_version: bool,
+    recorded: Callable[[str], LineageContext | None],
+) -> tuple[LineageContext, Workflow, Workflow]:
+    """The source's lineage, the workflow version the resume runs (the latest, or with
+    `pin_source_version` the source's own), and the version the source ran."""
+
+    async def read_lineage() -> LineageContext:
+        # A run this runner recorded to the end is known already; the history copies its results
+        # in the database and rejects the resume there if any is gone.
+        return recorded(source_run_id) or await history.get_lineage_context(source_run_id)
+
+    if pin_source_version:
+        lineage = await read_lineage()
+        same_workflow = lineage.run.workflow_id == workflow_id
+        workflow = await history.get_workflow(
+            workflow_id, lineage.run.workflow_version if same_workflow else 0
+        )
+    else:  # independent reads: overlap them
+        lineage, workflow = await asyncio.gather(read_lineage(), history.get_workflow(workflow_id))
+    source = lineage.run
+    if source.workflow_id == workflow_id and source.workflow_version == workflow.version:
+        return lineage, workflow, workflow
+    return lineage, workflow, await history.get_workflow(source.workflow_id, source.workflow_version)
 
 
 def raise_if_rejected(resume: ResumePlan) -> None:
