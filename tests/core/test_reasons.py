@@ -1,7 +1,11 @@
 """The reason catalogue is complete and consistent: every constant is its own name and in a set,
-and every domain error's default reason is one the catalogue knows."""
+every domain error's default reason is one the catalogue knows, and README names every node
+error code."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import grpc
 
@@ -44,3 +48,10 @@ def test_each_generic_reason_is_the_name_of_its_errors_status_code() -> None:
         if cls.default_reason in grpc.StatusCode.__members__ and cls is not errors.ResumeflowError:
             error = cls.__new__(cls)
             assert status_code_for(error).name == cls.default_reason, cls
+
+
+def test_the_readme_names_every_node_error_code_and_no_other() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Retries and timeouts", 1)[1].split("\n### ", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z_]+)`", section))
+    assert named == reasons.NODE_ERROR_CODES
