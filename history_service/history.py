@@ -27,6 +27,7 @@ from resumeflow_core.errors import (
 from resumeflow_core.limits import MAX_STORED_INT, text_problem
 from resumeflow_core.lineage import FailedNode, LineageContext, build_context
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
+from resumeflow_core.reasons import AMBIGUOUS_RUN_ID, NO_FAILED_RUN, OUT_OF_RANGE, REQUIRED, TOO_LONG
 from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
@@ -108,7 +109,7 @@ class History:
                 "the run id prefix is invalid", violations=[FieldViolation("prefix", *problem)]
             )
         if not MIN_RUN_ID_PREFIX <= len(prefix) <= MAX_RUN_ID_LENGTH:
-            reason = "TOO_SHORT" if len(prefix) < MIN_RUN_ID_PREFIX else "TOO_LONG"
+            reason = "TOO_SHORT" if len(prefix) < MIN_RUN_ID_PREFIX else TOO_LONG
             raise InvalidArgumentError(
                 f"a run id prefix must have {MIN_RUN_ID_PREFIX} to {MAX_RUN_ID_LENGTH} characters",
                 violations=[FieldViolation("prefix", f"has {len(prefix)} characters", reason)],
@@ -121,9 +122,9 @@ class History:
             more = "" if len(found) <= AMBIGUOUS_CANDIDATES else " and more"
             raise InvalidArgumentError(
                 f"run id prefix {prefix!r} names several runs: {', '.join(shown)}{more}",
-                reason="AMBIGUOUS_RUN_ID",
+                reason=AMBIGUOUS_RUN_ID,
                 metadata={"prefix": prefix, "candidates": ",".join(shown)},
-                violations=[FieldViolation("prefix", "names several runs", "AMBIGUOUS_RUN_ID")],
+                violations=[FieldViolation("prefix", "names several runs", AMBIGUOUS_RUN_ID)],
             )
         return found[0]
 
@@ -141,7 +142,7 @@ class History:
             await self.store.get_workflow(workflow_id)  # an unknown workflow is NOT_FOUND instead
             raise FailedPreconditionError(
                 f"workflow {workflow_id!r} has no unresolved failed run: nothing to resume",
-                reason="NO_FAILED_RUN",
+                reason=NO_FAILED_RUN,
                 metadata={"workflow_id": workflow_id},
             )
         workflow = await self.get_workflow(run.workflow_id, run.workflow_version)
@@ -260,7 +261,7 @@ class History:
         if after_sequence > MAX_STORED_INT:  # a live run cannot reach it; the database cannot hold it
             raise InvalidArgumentError(
                 f"after_sequence must be at most {MAX_STORED_INT}",
-                violations=[FieldViolation("after_sequence", f"must be <= {MAX_STORED_INT}", "OUT_OF_RANGE")],
+                violations=[FieldViolation("after_sequence", f"must be <= {MAX_STORED_INT}", OUT_OF_RANGE)],
             )
         cursor = after_sequence
         channel = self.hub.subscribe(run_id)
@@ -336,5 +337,5 @@ def _require_runner(runner_id: str) -> None:
     if not runner_id:
         raise InvalidArgumentError(
             "runner_id is required",
-            violations=[FieldViolation("runner_id", "must not be empty", "REQUIRED")],
+            violations=[FieldViolation("runner_id", "must not be empty", REQUIRED)],
         )

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 
 from resumeflow_core.errors import UnavailableError
+from resumeflow_core.reasons import SHUTTING_DOWN
 from resumeflow_core.records import Event
 from resumeflow_core.status import EventKind
 
@@ -106,7 +107,7 @@ class EventHub:
         if self.closed:
             raise UnavailableError(
                 "the history service is shutting down; reconnect (to another replica) to go on watching",
-                reason="SHUTTING_DOWN",
+                reason=SHUTTING_DOWN,
             )
 
     def subscribe(self, run_id: str) -> RunChannel:

@@ -14,6 +14,7 @@ from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.cache import BoundedCache
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.limits import DEFAULT_LEASE_SECONDS
+from resumeflow_core.reasons import REQUIRED
 from resumeflow_core.records import Event, RunEnd, RunStart
 from resumeflow_core.rpc import convert
 from resumeflow_core.rpc.boundary import stream_rpc, unary_rpc
@@ -230,7 +231,7 @@ def _lease(request: pb.CreateRunRequest | pb.HeartbeatRunRequest) -> float:
 def _missing(field: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"{field} is required",
-        violations=[FieldViolation(field, "must be set", "REQUIRED")],
+        violations=[FieldViolation(field, "must be set", REQUIRED)],
     )
 
 

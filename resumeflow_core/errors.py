@@ -16,13 +16,16 @@ Hierarchy::
     ├── PermissionDeniedError           a valid credential that may not make this call
     └── UnavailableError                a dependency (the history service, the database) is down
 
-`rpc.errors` maps each class to a gRPC status code; servicers never pick codes themselves.
+Reasons come from the `reasons` catalogue. `rpc.errors` maps each class to a gRPC status code;
+servicers never pick codes themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from resumeflow_core import reasons
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class ResumeflowError(Exception):
         violations: Every field problem, for errors about the request itself.
     """
 
-    default_reason = "INTERNAL"
+    default_reason: str = reasons.INTERNAL
 
     def __init__(
         self,
@@ -62,19 +65,19 @@ class ResumeflowError(Exception):
 
 
 class InvalidArgumentError(ResumeflowError):
-    default_reason = "INVALID_ARGUMENT"
+    default_reason = reasons.INVALID_ARGUMENT
 
 
 class InvalidWorkflowError(InvalidArgumentError):
-    default_reason = "INVALID_WORKFLOW"
+    default_reason = reasons.INVALID_WORKFLOW
 
 
 class NotFoundError(ResumeflowError):
-    default_reason = "NOT_FOUND"
+    default_reason = reasons.NOT_FOUND
 
 
 class WorkflowNotFoundError(NotFoundError):
-    default_reason = "WORKFLOW_NOT_FOUND"
+    default_reason = reasons.WORKFLOW_NOT_FOUND
 
     def __init__(self, workflow_id: str, version: int = 0) -> None:
         what = f"workflow {workflow_id!r}" + (f" version {version}" if version else "")
@@ -86,7 +89,7 @@ class WorkflowNotFoundError(NotFoundError):
 
 
 class RunNotFoundError(NotFoundError):
-    default_reason = "RUN_NOT_FOUND"
+    default_reason = reasons.RUN_NOT_FOUND
 
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id!r} does not exist", metadata={"run_id": run_id})
@@ -94,28 +97,28 @@ class RunNotFoundError(NotFoundError):
 
 
 class AlreadyExistsError(ResumeflowError):
-    default_reason = "ALREADY_EXISTS"
+    default_reason = reasons.ALREADY_EXISTS
 
 
 class FailedPreconditionError(ResumeflowError):
-    default_reason = "FAILED_PRECONDITION"
+    default_reason = reasons.FAILED_PRECONDITION
 
 
 class OutOfRangeError(ResumeflowError):
-    default_reason = "OUT_OF_RANGE"
+    default_reason = reasons.OUT_OF_RANGE
 
 
 class ConflictError(ResumeflowError):
-    default_reason = "CONFLICT"
+    default_reason = reasons.ABORTED
 
 
 class UnauthenticatedError(ResumeflowError):
-    default_reason = "UNAUTHENTICATED"
+    default_reason = reasons.UNAUTHENTICATED
 
 
 class PermissionDeniedError(ResumeflowError):
-    default_reason = "PERMISSION_DENIED"
+    default_reason = reasons.PERMISSION_DENIED
 
 
 class UnavailableError(ResumeflowError):
-    default_reason = "UNAVAILABLE"
+    default_reason = reasons.UNAVAILABLE

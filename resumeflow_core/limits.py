@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from resumeflow_core.reasons import TOO_LONG
+
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """The largest gRPC message any side sends or accepts (servers, the runner's history channel and
 the clients). A writer that could exceed it splits its message (the runner's event batches)."""
@@ -36,7 +38,7 @@ MAX_LEASE_SECONDS = 24 * 3600.0
 def id_problem(value: str) -> tuple[str, str] | None:
     """What makes `value` unusable as an id, as (description, reason); None when nothing does."""
     if len(value) > MAX_ID_LENGTH:
-        return f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}", "TOO_LONG"
+        return f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}", TOO_LONG
     return text_problem(value)
 
 

@@ -11,12 +11,11 @@ from resumeflow_core.errors import FieldViolation, InvalidWorkflowError
 from resumeflow_core.graph import find_cycle
 from resumeflow_core.limits import id_problem, text_problem
 from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.reasons import TEMPLATE_LIMIT, UNKNOWN_NODE_TYPE
 from resumeflow_core.workflow import RetryPolicy, Workflow
 
 WORKFLOW_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 BRANCHES = ("true", "false")
-TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
-"""Reason of a template that goes over an evaluation limit whatever the run (constant arithmetic)."""
 
 
 def validate_workflow(workflow: Workflow, registry: NodeTypeRegistry) -> None:
@@ -71,7 +70,7 @@ def _check_nodes(workflow: Workflow, registry: NodeTypeRegistry, problems: _Prob
         if node_type is None:
             known = ", ".join(registry.names())
             problems.add(
-                f"{path}.type", f"unknown node type {node.type!r} (known: {known})", "UNKNOWN_NODE_TYPE"
+                f"{path}.type", f"unknown node type {node.type!r} (known: {known})", UNKNOWN_NODE_TYPE
             )
         else:
             for key, description in node_type.validate_config(node.config):

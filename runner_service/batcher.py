@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from resumeflow_core.errors import ConflictError, ResumeflowError
+from resumeflow_core.reasons import SEQUENCE_GAP
 from resumeflow_core.records import Event, NodeResult
 from runner_service import retry
 
@@ -182,7 +183,7 @@ async def store_in_order(
 def _unstored(error: ConflictError, events: list[Event]) -> list[Event] | None:
     """The events the store still lacks when `error` says it has a prefix of them, else None."""
     expected = error.metadata.get("expected", "")
-    if error.reason != "SEQUENCE_GAP" or not expected.isdigit() or not events:
+    if error.reason != SEQUENCE_GAP or not expected.isdigit() or not events:
         return None
     if int(expected) <= events[0].sequence:
         return None  # the store is behind this batch: a real gap

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from resumeflow.v1 import run_pb2
 from resumeflow.v1 import runner_service_pb2 as pb
+from resumeflow_core.reasons import INVALID_RESUME
 from resumeflow_core.records import Event
 from resumeflow_core.rpc import convert
 from resumeflow_core.status import ResumeMode
 from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest
-from runner_service.resumes import PreparedResume
+from runner_service.resume_preparation import PreparedResume
 
 
 def run_request_from_proto(message: pb.RunWorkflowRequest) -> RunRequest:
@@ -63,7 +64,7 @@ def plan_to_proto(prepared: PreparedResume) -> pb.PlanResumeResponse:
     resume = prepared.resume
     problems = [pb.PlanProblem(reason=p.reason, message=p.message) for p in resume.problems]
     problems += [
-        pb.PlanProblem(reason="INVALID_RESUME", message=f"{v.field}: {v.description}")
+        pb.PlanProblem(reason=INVALID_RESUME, message=f"{v.field}: {v.description}")
         for v in resume.violations
     ]
     return pb.PlanResumeResponse(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from resumeflow_core.errors import ResumeflowError, UnavailableError
+from resumeflow_core.reasons import INTERNAL, UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ MULTIPLIER = 2.0
 JITTER = 0.2  # each delay is drawn from ±20% around its nominal value
 LOG_EVERY = 30.0  # seconds between warnings about the same call still failing
 
-_TRANSIENT_REASONS = frozenset({"INTERNAL", "UNKNOWN"})
+_TRANSIENT_REASONS = frozenset({INTERNAL, UNKNOWN})
 """Reasons of the base error (gRPC codes with no domain class) that a retry may cure: a database
 hiccup behind the history, or a history process being killed mid-call."""
 

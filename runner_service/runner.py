@@ -25,6 +25,14 @@ from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.http_settings import HttpSettings
 from resumeflow_core.nodes.http_transport import open_http_client
 from resumeflow_core.nodes.registry import NodeTypeRegistry, default_registry
+from resumeflow_core.reasons import (
+    OUT_OF_RANGE,
+    REQUIRED,
+    RUN_FINISHED,
+    RUN_NOT_RECORDED,
+    SHUTTING_DOWN,
+    WORKFLOW_NOT_RUNNABLE,
+)
 from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, RunStatus
 from resumeflow_core.validation import validate_workflow
@@ -32,7 +40,7 @@ from resumeflow_core.workflow import Workflow
 from runner_service.engine import DEFAULT_MAX_CONCURRENCY, ExecutionPlan, Executor, Redactor
 from runner_service.history_client import HistoryClient
 from runner_service.requests import Accepted, Finished, ResumeRequest, RunRequest, StreamItem
-from runner_service.resumes import PreparedResume, prepare_resume, raise_if_rejected
+from runner_service.resume_preparation import PreparedResume, prepare_resume, raise_if_rejected
 from runner_service.session import RunSession, is_lost
 
 log = logging.getLogger(__name__)
@@ -222,7 +230,7 @@ class Runner:
         if not workflow_id:
             raise InvalidArgumentError(
                 "workflow_id is required",
-                violations=[FieldViolation("workflow_id", "must not be empty", "REQUIRED")],
+                violations=[FieldViolation("workflow_id", "must not be empty", REQUIRED)],
             )
         return await prepare_resume(
             self._history,
@@ -308,7 +316,7 @@ class Runner:
         if status.is_terminal:
             raise FailedPreconditionError(
                 f"run {run_id!r} already finished as {status.name}",
-                reason="RUN_FINISHED",
+                reason=RUN_FINISHED,
                 metadata={"run_id": run_id, "status": status.name},
             )
         return status
@@ -365,7 +373,7 @@ class Runner:
                 raise FailedPreconditionError(
                     f"workflow {workflow.id!r} version {workflow.version} cannot run on this runner: "
                     f"{error.message}",
-                    reason="WORKFLOW_NOT_RUNNABLE",
+                    reason=WORKFLOW_NOT_RUNNABLE,
                     metadata={"workflow_id": workflow.id, "version": str(workflow.version)},
                     violations=error.violations,
                 ) from error
@@ -406,7 +414,7 @@ async def _follow_session(
                 raise UnavailableError(
                     f"run {session.run.id!r} can no longer be recorded: the history service refused "
                     "or the runner is stopping; it will fail as RUNNER_LOST and can be resumed",
-                    reason="RUN_NOT_RECORDED",
+                    reason=RUN_NOT_RECORDED,
                     metadata={"run_id": session.run.id},
                 )
     finally:
@@ -416,7 +424,7 @@ async def _follow_session(
 def _shutting_down() -> UnavailableError:
     return UnavailableError(
         "the runner is shutting down and accepts no new runs; retry on another runner or after its restart",
-        reason="SHUTTING_DOWN",
+        reason=SHUTTING_DOWN,
     )
 
 
@@ -434,15 +442,13 @@ def _validate_request(request: RunRequest) -> None:
     """Raise InvalidArgumentError listing every problem of the request's own fields."""
     violations = []
     if not request.workflow_id:
-        violations.append(FieldViolation("workflow_id", "must not be empty", "REQUIRED"))
+        violations.append(FieldViolation("workflow_id", "must not be empty", REQUIRED))
     for name, value in (("workflow_id", request.workflow_id), ("request_id", request.request_id)):
         if (problem := id_problem(value)) is not None:
             violations.append(FieldViolation(name, *problem))
     if not 0 <= request.max_concurrency <= MAX_CONCURRENCY_LIMIT:
         violations.append(
-            FieldViolation(
-                "max_concurrency", f"must be between 0 and {MAX_CONCURRENCY_LIMIT}", "OUT_OF_RANGE"
-            )
+            FieldViolation("max_concurrency", f"must be between 0 and {MAX_CONCURRENCY_LIMIT}", OUT_OF_RANGE)
         )
     if violations:
         raise InvalidArgumentError("the run request is invalid", violations=violations)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from resumeflow_core.errors import FailedPreconditionError, ResumeflowError
 from resumeflow_core.lineage import LineageContext, build_context
+from resumeflow_core.reasons import RUN_FINISHED
 from resumeflow_core.records import Event, NodeResult, Run, RunEnd
 from resumeflow_core.status import EventKind, NodeStatus
 from runner_service.batcher import BatchWriteError, EventBatcher, store_in_order
@@ -207,7 +208,7 @@ class RunSession:
         try:
             return await self._history.finish_run(self.run.id, self._runner_id, end, events, results)
         except FailedPreconditionError as error:
-            if error.reason == "RUN_FINISHED":
+            if error.reason == RUN_FINISHED:
                 stored = await self._history.get_run(self.run.id)
                 if end.recorded_as(stored):
                     return stored

@@ -12,6 +12,14 @@ from resumeflow_core.errors import (
     InvalidArgumentError,
 )
 from resumeflow_core.limits import MAX_LEASE_SECONDS
+from resumeflow_core.reasons import (
+    LEASE_LOST,
+    MISSING_PRIOR_RESULT,
+    OUT_OF_RANGE,
+    RESUME_IN_PROGRESS,
+    RUN_FINISHED,
+    SEQUENCE_GAP,
+)
 from resumeflow_core.records import Event, NodeResult, Run
 from resumeflow_core.status import EventKind, RunStatus
 
@@ -94,7 +102,7 @@ def lease(seconds: float) -> float:
             f"a run lease lasts from 0 to {MAX_LEASE_SECONDS:g} seconds, not {seconds:g}",
             violations=[
                 FieldViolation(
-                    "lease_duration", f"must be from 0 to {MAX_LEASE_SECONDS:g} seconds", "OUT_OF_RANGE"
+                    "lease_duration", f"must be from 0 to {MAX_LEASE_SECONDS:g} seconds", OUT_OF_RANGE
                 )
             ],
         )
@@ -114,7 +122,7 @@ def unknown_nodes(run_id: str, node_ids: Iterable[str]) -> InvalidArgumentError:
 def sequence_gap(run_id: str, expected: int, got: int) -> ConflictError:
     return ConflictError(
         f"event sequence of run {run_id!r} must continue at {expected}, got {got}",
-        reason="SEQUENCE_GAP",
+        reason=SEQUENCE_GAP,
         metadata={"run_id": run_id, "expected": str(expected), "got": str(got)},
     )
 
@@ -122,7 +130,7 @@ def sequence_gap(run_id: str, expected: int, got: int) -> ConflictError:
 def run_finished(run_id: str, status: RunStatus) -> FailedPreconditionError:
     return FailedPreconditionError(
         f"run {run_id!r} is {status.name}, no longer RUNNING",
-        reason="RUN_FINISHED",
+        reason=RUN_FINISHED,
         metadata={"run_id": run_id, "status": status.name},
     )
 
@@ -130,7 +138,7 @@ def run_finished(run_id: str, status: RunStatus) -> FailedPreconditionError:
 def lease_lost(run_id: str, runner_id: str) -> ConflictError:
     return ConflictError(
         f"runner {runner_id!r} does not hold the lease of run {run_id!r}",
-        reason="LEASE_LOST",
+        reason=LEASE_LOST,
         metadata={"run_id": run_id, "runner_id": runner_id},
     )
 
@@ -138,7 +146,7 @@ def lease_lost(run_id: str, runner_id: str) -> ConflictError:
 def resume_in_progress(active_run_id: str, source_run_id: str) -> ConflictError:
     return ConflictError(
         f"run {active_run_id!r} is already resuming run {source_run_id!r}",
-        reason="RESUME_IN_PROGRESS",
+        reason=RESUME_IN_PROGRESS,
         metadata={"active_run_id": active_run_id, "source_run_id": source_run_id},
     )
 
@@ -148,7 +156,7 @@ def missing_copies(source_run_id: str, node_ids: Sequence[str]) -> FailedPrecond
     return FailedPreconditionError(
         f"the results of {', '.join(node_ids)} in run {source_run_id!r}, which the resume reuses, are gone; "
         "start a full run instead",
-        reason="MISSING_PRIOR_RESULT",
+        reason=MISSING_PRIOR_RESULT,
         metadata={"source_run_id": source_run_id, "node_ids": ",".join(node_ids)},
     )
 

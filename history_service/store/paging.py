@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.limits import id_problem
+from resumeflow_core.reasons import MALFORMED_TOKEN, OUT_OF_RANGE
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -24,7 +25,7 @@ def page_size(requested: int, *, field: str = "page_size") -> int:
     if requested < 0:
         raise InvalidArgumentError(
             f"{field} must not be negative, got {requested}",
-            violations=[FieldViolation(field, "must not be negative", "OUT_OF_RANGE")],
+            violations=[FieldViolation(field, "must not be negative", OUT_OF_RANGE)],
         )
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
@@ -71,5 +72,5 @@ def decode_time_token(token: str) -> tuple[datetime, str]:
 def bad_token() -> InvalidArgumentError:
     return InvalidArgumentError(
         "page_token is not a token returned by this list method",
-        violations=[FieldViolation("page_token", "malformed page token", "MALFORMED_TOKEN")],
+        violations=[FieldViolation("page_token", "malformed page token", MALFORMED_TOKEN)],
     )

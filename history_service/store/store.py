@@ -44,6 +44,7 @@ from resumeflow_core.errors import (
     WorkflowNotFoundError,
 )
 from resumeflow_core.limits import DEFAULT_LEASE_SECONDS, MAX_STORED_INT
+from resumeflow_core.reasons import CONCURRENT_UPDATE
 from resumeflow_core.records import Event, NodeResult, Run, RunEnd, RunStart
 from resumeflow_core.status import RunStatus
 from resumeflow_core.workflow import Workflow
@@ -147,7 +148,7 @@ class HistoryStore:
                 conflict = exc  # another writer created the same version first
         raise ConflictError(
             f"workflow {workflow.id!r} is being changed concurrently, try again",
-            reason="CONCURRENT_UPDATE",
+            reason=CONCURRENT_UPDATE,
             metadata={"workflow_id": workflow.id},
         ) from conflict
 
@@ -268,7 +269,7 @@ class HistoryStore:
                     return existing, True
         raise ConflictError(
             f"a run of workflow {run.workflow_id!r} kept conflicting, try again",
-            reason="CONCURRENT_UPDATE",
+            reason=CONCURRENT_UPDATE,
             metadata={"workflow_id": run.workflow_id},
         ) from conflict
 

@@ -24,11 +24,11 @@ from history_service.store.models import (
     WorkflowVersionRow,
 )
 from resumeflow_core.errors import RunNotFoundError
+from resumeflow_core.reasons import RUNNER_LOST
 from resumeflow_core.records import Event, NodeResult, Run, RunStart
 from resumeflow_core.status import EventKind, NodeStatus, RunStatus
 from resumeflow_core.workflow import Workflow
 
-RUNNER_LOST = "RUNNER_LOST"
 _UNFINISHED_NODES = (int(NodeStatus.PENDING), int(NodeStatus.RUNNING))
 
 # Core tables for bulk inserts: one executemany with explicit NULLs, where ORM bulk

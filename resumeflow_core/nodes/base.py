@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from resumeflow_core.workflow import Node
 
 
-TIMEOUT = "TIMEOUT"
-"""Failure code of an attempt over its time limit (the node's `timeout`, or an http node's own)."""
-
-
 class NodeFailure(Exception):
     """An expected failure of one node attempt; the executor records it as a FAILED result.
 

@@ -7,9 +7,8 @@ from typing import Any
 
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.schema import ConfigCheck
+from resumeflow_core.reasons import ASSERTION_FAILED, INVALID_CONFIG
 from resumeflow_core.templates import TemplateError, evaluate
-
-ASSERTION_FAILED = "ASSERTION_FAILED"
 
 
 class SetNode(NodeType):
@@ -30,7 +29,7 @@ class SetNode(NodeType):
     async def execute(self, call: NodeCall) -> NodeOutcome:
         values = call.config.get("values")
         if not isinstance(values, Mapping):
-            raise NodeFailure("INVALID_CONFIG", "values must be a mapping")
+            raise NodeFailure(INVALID_CONFIG, "values must be a mapping")
         return NodeOutcome(output=dict(values), variables=dict(values))
 
 

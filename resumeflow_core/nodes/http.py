@@ -17,19 +17,25 @@ from typing import Any
 
 import httpx
 
-from resumeflow_core.nodes.base import TIMEOUT, NodeCall, NodeFailure, NodeOutcome, NodeType
+from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.http_transport import os_reason
 from resumeflow_core.nodes.response_body import (
-    RESPONSE_TOO_LARGE,
     BodyDecodingError,
     ResponseTooLargeError,
     read_capped,
 )
 from resumeflow_core.nodes.schema import (
-    INVALID_CONFIG,
     ConfigCheck,
     is_integer,
     is_template,
+)
+from resumeflow_core.reasons import (
+    EXTRACT_FAILED,
+    HTTP_ERROR,
+    HTTP_STATUS,
+    INVALID_CONFIG,
+    RESPONSE_TOO_LARGE,
+    TIMEOUT,
 )
 from resumeflow_core.templates import TemplateError, TemplateLimitError, evaluate
 
@@ -54,10 +60,6 @@ KEYS = (
     "follow_redirects",
     "max_redirects",
 )
-
-HTTP_STATUS = "HTTP_STATUS"
-HTTP_ERROR = "HTTP_ERROR"
-EXTRACT_FAILED = "EXTRACT_FAILED"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PHRASES: tuple[tuple[type[Exception], str], ...] = (

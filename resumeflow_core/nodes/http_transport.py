@@ -21,9 +21,7 @@ import httpx
 
 from resumeflow_core.nodes.base import NodeFailure
 from resumeflow_core.nodes.destinations import DestinationPolicy, IPAddress
-
-DESTINATION_DENIED = "DESTINATION_DENIED"
-"""Node error code: the destination policy refused the connection; nothing was sent."""
+from resumeflow_core.reasons import DESTINATION_DENIED
 
 MAX_CONNECTIONS = 100  # httpx's default pool size
 MAX_KEEPALIVE_CONNECTIONS = 20

@@ -12,9 +12,7 @@ import zlib
 from collections.abc import AsyncIterable, Iterator, Sequence
 
 from resumeflow_core.nodes.base import NodeFailure
-
-RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
-"""Node error code: the decoded response body is over its cap."""
+from resumeflow_core.reasons import RESPONSE_TOO_LARGE
 
 PIECE_BYTES = 64 * 1024
 """The most one decoding step produces."""

@@ -8,13 +8,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from resumeflow_core.nodes.base import NodeFailure
+from resumeflow_core.reasons import INVALID_CONFIG
 from resumeflow_core.templates import check_syntax
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What a variable name must look like, so that `vars.<name>` works in templates."""
-
-INVALID_CONFIG = "INVALID_CONFIG"
-"""Failure code of a config whose rendered value has the wrong type."""
 
 
 def is_template(value: Any) -> bool:

@@ -20,6 +20,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from resumeflow.v1 import run_pb2, workflow_pb2
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
 from resumeflow_core.limits import MAX_ID_LENGTH, MAX_STORED_INT, id_problem, text_problem
+from resumeflow_core.reasons import OUT_OF_RANGE, REQUIRED
 from resumeflow_core.records import Event, NodeError, NodeResult, Run
 from resumeflow_core.status import EventKind, NodeStatus, ResumeMode, RunStatus
 from resumeflow_core.workflow import DEFAULT_BACKOFF_MULTIPLIER, Edge, Node, RetryPolicy, Workflow
@@ -72,7 +73,7 @@ def from_timestamp(
     if not (
         _MIN_TIMESTAMP_SECONDS <= message.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= message.nanos < _NANOS
     ):
-        raise invalid(field, "must be a time from 0001-01-01 to 9999-12-31", "OUT_OF_RANGE")
+        raise invalid(field, "must be a time from 0001-01-01 to 9999-12-31", OUT_OF_RANGE)
     return _EPOCH + timedelta(seconds=message.seconds, microseconds=message.nanos // 1000)
 
 
@@ -94,7 +95,7 @@ def seconds(message: duration_pb2.Duration, field: str = "duration") -> float:
         -_MAX_DURATION_SECONDS <= message.seconds <= _MAX_DURATION_SECONDS
         and -_NANOS < message.nanos < _NANOS
     ):
-        raise invalid(field, "must be a duration within ±10,000 years", "OUT_OF_RANGE")
+        raise invalid(field, "must be a duration within ±10,000 years", OUT_OF_RANGE)
     return float(message.ToNanoseconds()) / 1e9
 
 
@@ -408,7 +409,7 @@ def identifier(value: str, field: str, *, required: bool = True) -> str:
     too long or holds NUL."""
     if not value:
         if required:
-            raise invalid(field, "must not be empty", "REQUIRED")
+            raise invalid(field, "must not be empty", REQUIRED)
         return value
     problem = id_problem(value)
     if problem is not None:
@@ -440,7 +441,7 @@ def member(kind: type[_Enum], value: int, field: str) -> _Enum:
 def count(value: int, field: str) -> int:
     """A version, sequence or count: INVALID_ARGUMENT outside 0 to MAX_STORED_INT."""
     if not 0 <= value <= MAX_STORED_INT:
-        raise invalid(field, f"must be from 0 to {MAX_STORED_INT}, not {value}", "OUT_OF_RANGE")
+        raise invalid(field, f"must be from 0 to {MAX_STORED_INT}, not {value}", OUT_OF_RANGE)
     return value
 
 

@@ -15,6 +15,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from resumeflow_core.errors import FieldViolation, InvalidArgumentError
+from resumeflow_core.reasons import MALFORMED_REQUEST
 
 
 class Undecodable:
@@ -28,8 +29,8 @@ class Undecodable:
     def error(self) -> InvalidArgumentError:
         return InvalidArgumentError(
             f"the request cannot be decoded: {self.problem}",
-            reason="MALFORMED_REQUEST",
-            violations=[FieldViolation("", self.problem, "MALFORMED_REQUEST")],
+            reason=MALFORMED_REQUEST,
+            violations=[FieldViolation("", self.problem, MALFORMED_REQUEST)],
         )
 
 

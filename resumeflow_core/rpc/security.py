@@ -12,6 +12,7 @@ import grpc
 
 from resumeflow_core.errors import PermissionDeniedError, ResumeflowError, UnauthenticatedError
 from resumeflow_core.limits import MAX_MESSAGE_BYTES
+from resumeflow_core.reasons import CLIENT_CREDENTIAL_REQUIRED, RUNNER_CREDENTIAL_REQUIRED
 from resumeflow_core.rpc.errors import to_rpc_status
 
 # Load balancers and orchestrators probe health without credentials.
@@ -29,9 +30,6 @@ RUNNER_READS = frozenset(
 """The other history calls a runner makes (runner_service.history_client): either credential may."""
 ANY_CREDENTIAL_SERVICES = ("/grpc.reflection.",)
 """Reflection describes the API to any caller that holds a credential."""
-
-RUNNER_CREDENTIAL_REQUIRED = "RUNNER_CREDENTIAL_REQUIRED"
-CLIENT_CREDENTIAL_REQUIRED = "CLIENT_CREDENTIAL_REQUIRED"
 
 
 @dataclass(frozen=True)

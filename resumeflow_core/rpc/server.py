@@ -11,6 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from resumeflow_core.errors import UnavailableError
 from resumeflow_core.limits import MAX_MESSAGE_BYTES
+from resumeflow_core.reasons import LISTEN_FAILED
 from resumeflow_core.rpc.decoding import tolerant
 from resumeflow_core.rpc.reflection import enable_reflection
 from resumeflow_core.rpc.registration import rewriting
@@ -71,10 +72,8 @@ def build_server(
             port = server.add_insecure_port(address)
     except RuntimeError as exc:  # grpc's text only says "Failed to bind"
         raise UnavailableError(
-            f"cannot listen on {address}: the address is in use or cannot be bound", reason="LISTEN_FAILED"
+            f"cannot listen on {address}: the address is in use or cannot be bound", reason=LISTEN_FAILED
         ) from exc
     if port == 0:
-        raise UnavailableError(
-            f"cannot listen on {address}: address in use or invalid", reason="LISTEN_FAILED"
-        )
+        raise UnavailableError(f"cannot listen on {address}: address in use or invalid", reason=LISTEN_FAILED)
     return BuiltServer(server, port, health_servicer, list(service_names))

@@ -1,29 +1,20 @@
-"""The execution engine: a plan, a state machine and an executor; no gRPC and no database."""
+"""The execution engine: a plan, a state machine and an executor; no gRPC and no database.
+
+The reasons and node error codes it sets live in `resumeflow_core.reasons`.
+"""
 
 from runner_service.engine.executor import (
     DEFAULT_MAX_CONCURRENCY,
-    NODE_ERROR,
-    OUTPUT_TOO_LARGE,
-    RUNNER_SHUTDOWN,
-    TEMPLATE_ERROR,
-    TEMPLATE_LIMIT,
-    TIMEOUT,
-    UNKNOWN_NODE_TYPE,
     Executor,
     NodeTransition,
 )
 from runner_service.engine.plan import ExecutionPlan
 from runner_service.engine.redaction import MASK, Redactor
-from runner_service.engine.resume import (
+from runner_service.engine.resume_plan import (
     DUPLICATE_NODE,
-    MISSING_PRIOR_RESULT,
-    MISSING_SECRET,
-    SOURCE_NOT_FAILED,
-    SOURCE_OTHER_WORKFLOW,
     START_OR_END_NODE,
     TOO_MANY_START_NODES,
     UNKNOWN_NODE,
-    WORKFLOW_DRIFT,
     LineageView,
     NodeFate,
     PlannedNode,
@@ -37,21 +28,9 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "DUPLICATE_NODE",
     "MASK",
-    "MISSING_PRIOR_RESULT",
-    "MISSING_SECRET",
-    "NODE_ERROR",
-    "OUTPUT_TOO_LARGE",
-    "RUNNER_SHUTDOWN",
-    "SOURCE_NOT_FAILED",
-    "SOURCE_OTHER_WORKFLOW",
     "START_OR_END_NODE",
-    "TEMPLATE_ERROR",
-    "TEMPLATE_LIMIT",
-    "TIMEOUT",
     "TOO_MANY_START_NODES",
     "UNKNOWN_NODE",
-    "UNKNOWN_NODE_TYPE",
-    "WORKFLOW_DRIFT",
     "ExecutionPlan",
     "Executor",
     "LineageView",

@@ -15,12 +15,20 @@ from typing import Any
 import httpx
 
 from resumeflow_core.limits import DEFAULT_MAX_NODE_OUTPUT_BYTES, serialized_size
-from resumeflow_core.nodes.base import TIMEOUT as TIMEOUT  # re-exported: the engine's codes in one place
 from resumeflow_core.nodes.base import NodeCall, NodeFailure, NodeOutcome, NodeType
 from resumeflow_core.nodes.http_settings import HttpSettings
-from resumeflow_core.nodes.http_transport import DESTINATION_DENIED
 from resumeflow_core.nodes.registry import NodeTypeRegistry
-from resumeflow_core.nodes.schema import INVALID_CONFIG
+from resumeflow_core.reasons import (
+    DESTINATION_DENIED,
+    INVALID_CONFIG,
+    NODE_ERROR,
+    OUTPUT_TOO_LARGE,
+    RUNNER_SHUTDOWN,
+    TEMPLATE_ERROR,
+    TEMPLATE_LIMIT,
+    TIMEOUT,
+    UNKNOWN_NODE_TYPE,
+)
 from resumeflow_core.records import NodeError, NodeResult
 from resumeflow_core.status import NodeStatus, RunStatus
 from resumeflow_core.templates import UNSET, TemplateContext, TemplateError, TemplateLimitError, render
@@ -38,13 +46,6 @@ INLINE_SLICE = 100
 INLINE_SLICE_SECONDS = 0.01
 """Inline nodes start one after another for at most this long before the loop gets a turn."""
 
-NODE_ERROR = "NODE_ERROR"
-TEMPLATE_ERROR = "TEMPLATE_ERROR"
-TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
-"""A template went over an evaluation limit (resumeflow_core.limits: size, integer, range, time)."""
-UNKNOWN_NODE_TYPE = "UNKNOWN_NODE_TYPE"
-OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
-RUNNER_SHUTDOWN = "RUNNER_SHUTDOWN"
 NOT_RETRIED = frozenset(
     {TEMPLATE_ERROR, TEMPLATE_LIMIT, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED, OUTPUT_TOO_LARGE}
 )

@@ -39,6 +39,7 @@ EXPECTED = {
     "PlanProblem",
     "PlanStaleError",
     "PlannedNode",
+    "Reason",
     "ResumeInProgressError",
     "ResumeMode",
     "ResumePlan",

@@ -9,19 +9,21 @@ from typing import Any
 import pytest
 from engine_helpers import make_plan
 
+from resumeflow_core.reasons import (
+    MISSING_PRIOR_RESULT,
+    MISSING_SECRET,
+    SOURCE_NOT_FAILED,
+    SOURCE_OTHER_WORKFLOW,
+    WORKFLOW_DRIFT,
+)
 from resumeflow_core.records import NodeError, NodeResult, Run
 from resumeflow_core.status import NodeStatus, ResumeMode, RunStatus
 from resumeflow_core.workflow import Node
 from runner_service.engine import (
     DUPLICATE_NODE,
-    MISSING_PRIOR_RESULT,
-    MISSING_SECRET,
-    SOURCE_NOT_FAILED,
-    SOURCE_OTHER_WORKFLOW,
     START_OR_END_NODE,
     TOO_MANY_START_NODES,
     UNKNOWN_NODE,
-    WORKFLOW_DRIFT,
     ExecutionPlan,
     LineageView,
     NodeFate,

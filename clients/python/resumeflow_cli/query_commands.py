@@ -52,6 +52,7 @@ from resumeflow_client import (
     DEFAULT_RUNNER_ADDRESS,
     DEFAULT_TIMEOUT,
     NoFailedRunError,
+    Reason,
     Run,
     RunStatus,
     load_workflow,
@@ -188,7 +189,7 @@ def plan_command(
     run_client_command(_plan(options, workflow, plan, json_output), json_output=json_output)
 
 
-INVALID_REQUEST_REASONS = frozenset({"INVALID_RESUME", "INVALID_ARGUMENT"})
+INVALID_REQUEST_REASONS = frozenset({Reason.INVALID_RESUME, Reason.INVALID_ARGUMENT})
 
 
 async def _plan(

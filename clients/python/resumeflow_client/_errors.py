@@ -21,10 +21,13 @@ Hierarchy (the gRPC status family, then the machine-readable reasons worth a cla
     ├── UnavailableError                UNAVAILABLE: a service (or what it depends on) cannot be reached
     ├── UnimplementedError              UNIMPLEMENTED
     └── InternalError                   INTERNAL, UNKNOWN and every other code
+
+`Reason` names every reason the services send, so code can match one without spelling it.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +37,58 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class Reason(enum.StrEnum):
+    """The machine-readable reasons (`ResumeflowError.reason`) of Resumeflow's services, by status
+    family; README's error table says when each happens and what to do.
+
+    A `str`, so `error.reason == Reason.NO_FAILED_RUN` holds for the plain string a server sent.
+    """
+
+    # INVALID_ARGUMENT
+    INVALID_WORKFLOW = "INVALID_WORKFLOW"
+    INVALID_RESUME = "INVALID_RESUME"
+    AMBIGUOUS_RUN_ID = "AMBIGUOUS_RUN_ID"
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    INVALID_WORKFLOW_FILE = "INVALID_WORKFLOW_FILE"
+    """Set by this library (`WorkflowFileError`), never by a server."""
+    # FAILED_PRECONDITION
+    NO_FAILED_RUN = "NO_FAILED_RUN"
+    SOURCE_NOT_FAILED = "SOURCE_NOT_FAILED"
+    SOURCE_OTHER_WORKFLOW = "SOURCE_OTHER_WORKFLOW"
+    MISSING_PRIOR_RESULT = "MISSING_PRIOR_RESULT"
+    MISSING_SECRET = "MISSING_SECRET"
+    WORKFLOW_DRIFT = "WORKFLOW_DRIFT"
+    PLAN_STALE = "PLAN_STALE"
+    RUN_FINISHED = "RUN_FINISHED"
+    WORKFLOW_NOT_RUNNABLE = "WORKFLOW_NOT_RUNNABLE"
+    # ABORTED
+    RESUME_IN_PROGRESS = "RESUME_IN_PROGRESS"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+    SEQUENCE_GAP = "SEQUENCE_GAP"
+    LEASE_LOST = "LEASE_LOST"
+    # NOT_FOUND
+    WORKFLOW_NOT_FOUND = "WORKFLOW_NOT_FOUND"
+    RUN_NOT_FOUND = "RUN_NOT_FOUND"
+    # UNAVAILABLE
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    RUN_NOT_RECORDED = "RUN_NOT_RECORDED"
+    # PERMISSION_DENIED
+    RUNNER_CREDENTIAL_REQUIRED = "RUNNER_CREDENTIAL_REQUIRED"
+    CLIENT_CREDENTIAL_REQUIRED = "CLIENT_CREDENTIAL_REQUIRED"
+    # Nothing finer applies: the status code's name.
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    ABORTED = "ABORTED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
 _TOTAL_VIOLATIONS_KEY = "total_violations"
 
 
@@ -113,7 +168,7 @@ class WorkflowFileError(InvalidArgumentError):
     """
 
     def __init__(self, message: str, *, path: str = "", violations: Iterable[FieldViolation] = ()) -> None:
-        super().__init__(message, reason="INVALID_WORKFLOW_FILE", violations=violations)
+        super().__init__(message, reason=Reason.INVALID_WORKFLOW_FILE, violations=violations)
         self.path = path
 
 
@@ -227,10 +282,10 @@ _ERROR_BY_CODE: Mapping[Any, type[ResumeflowError]] = {
 }
 # A reason names a finer class only within its own status family.
 _ERROR_BY_REASON: Mapping[str, type[ResumeflowError]] = {
-    "NO_FAILED_RUN": NoFailedRunError,
-    "MISSING_SECRET": MissingSecretsError,
-    "PLAN_STALE": PlanStaleError,
-    "RESUME_IN_PROGRESS": ResumeInProgressError,
+    Reason.NO_FAILED_RUN: NoFailedRunError,
+    Reason.MISSING_SECRET: MissingSecretsError,
+    Reason.PLAN_STALE: PlanStaleError,
+    Reason.RESUME_IN_PROGRESS: ResumeInProgressError,
 }
 
 

@@ -1,36 +1,40 @@
-"""Prepares a resume: finds the source run, reads its lineage, plans with the engine's pure
-planner, and turns the planner's verdicts and plan tokens into domain errors."""
+"""Prepares a resume, the I/O around the engine's pure planner (`engine/resume_plan.py`): finds
+the source run, reads its lineage and workflow versions, plans, checks a plan token
+(`plan_token.py`), and turns the planner's verdicts into domain errors."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resumeflow_core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError
-from resumeflow_core.limits import id_problem
+from resumeflow_core.errors import FailedPreconditionError, InvalidArgumentError
 from resumeflow_core.lineage import LineageContext
 from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.reasons import (
+    INVALID_RESUME,
+    MISSING_PRIOR_RESULT,
+    MISSING_SECRET,
+    PLAN_STALE,
+    SOURCE_NOT_FAILED,
+    SOURCE_OTHER_WORKFLOW,
+    WORKFLOW_DRIFT,
+)
 from resumeflow_core.workflow import Workflow
 from runner_service.engine import ExecutionPlan, LineageView, ResumePlan, plan_resume
 from runner_service.history_client import HistoryClient
+from runner_service.plan_token import PlanToken
 from runner_service.requests import ResumeRequest
-
-TOKEN_PREFIX = "rf1."
-MAX_TOKEN_LENGTH = 2048  # characters; the tokens made here stay far below it
 
 # When a resume has several problems, the status carries the most fundamental one's reason;
 # the message and the `reasons` metadata list all of them.
 _REASON_PRECEDENCE = (
-    "SOURCE_OTHER_WORKFLOW",
-    "SOURCE_NOT_FAILED",
-    "MISSING_PRIOR_RESULT",
-    "WORKFLOW_DRIFT",
-    "MISSING_SECRET",
+    SOURCE_OTHER_WORKFLOW,
+    SOURCE_NOT_FAILED,
+    MISSING_PRIOR_RESULT,
+    WORKFLOW_DRIFT,
+    MISSING_SECRET,
 )
 
 
@@ -66,35 +70,16 @@ async def prepare_resume(
         FailedPreconditionError: NO_FAILED_RUN when no source is named and none is left.
         RunNotFoundError: The named source run does not exist.
     """
-    pinned = _decode_token(request.plan_token) if request.plan_token else None
-    source_run_id = request.source_run_id or (pinned.source_run_id if pinned else "")
-    if not source_run_id:
-        source, _ = await history.get_latest_failed(workflow_id)
-        source_run_id = source.id
-
-    async def read_lineage() -> LineageContext:
-        # A run this runner recorded to the end is known already; the history copies its results
-        # in the database and rejects the resume there if any is gone.
-        return recorded(source_run_id) or await history.get_lineage_context(source_run_id)
-
-    if request.pin_source_version:
-        lineage = await read_lineage()
-        same_workflow = lineage.run.workflow_id == workflow_id
-        workflow = await history.get_workflow(
-            workflow_id, lineage.run.workflow_version if same_workflow else 0
-        )
-    else:  # independent reads: overlap them
-        lineage, workflow = await asyncio.gather(read_lineage(), history.get_workflow(workflow_id))
-    source = lineage.run
-    same_workflow = source.workflow_id == workflow_id
-    source_workflow = workflow
-    if not (same_workflow and source.workflow_version == workflow.version):
-        source_workflow = await history.get_workflow(source.workflow_id, source.workflow_version)
+    pinned = PlanToken.decode(request.plan_token) if request.plan_token else None
+    source_run_id = await _source_run_id(history, workflow_id, request, pinned)
+    lineage, workflow, source_workflow = await _read_lineage_and_versions(
+        history, workflow_id, source_run_id, pin_source_version=request.pin_source_version, recorded=recorded
+    )
     plan = plan_for(workflow)
     resume = plan_resume(
         plan,
         LineageView(
-            source=source,
+            source=lineage.run,
             runs=lineage.runs,
             results=lineage.results,
             source_node_ids=frozenset(node.id for node in source_workflow.nodes),
@@ -106,15 +91,56 @@ async def prepare_resume(
         inputs=inputs,
         registry=registry,
     )
-    token = _encode_token(_Token(source.id, workflow.version, resume.digest()))
-    if pinned is not None and pinned != _Token(source.id, workflow.version, resume.digest()):
+    token = PlanToken(lineage.run.id, workflow.version, resume.digest())
+    if pinned is not None and pinned != token:
         raise FailedPreconditionError(
             "the plan token no longer matches: the source lineage or the workflow changed since it was "
             "planned; plan the resume again",
-            reason="PLAN_STALE",
-            metadata={"source_run_id": source.id, "workflow_version": str(workflow.version)},
+            reason=PLAN_STALE,
+            metadata={"source_run_id": token.source_run_id, "workflow_version": str(workflow.version)},
         )
-    return PreparedResume(workflow, plan, lineage, resume, token)
+    return PreparedResume(workflow, plan, lineage, resume, token.encode())
+
+
+async def _source_run_id(
+    history: HistoryClient, workflow_id: str, request: ResumeRequest, pinned: PlanToken | None
+) -> str:
+    """The run to resume: the one named by the request or its plan token, else the latest failed."""
+    named = request.source_run_id or (pinned.source_run_id if pinned else "")
+    if named:
+        return named
+    source, _ = await history.get_latest_failed(workflow_id)
+    return source.id
+
+
+async def _read_lineage_and_versions(
+    history: HistoryClient,
+    workflow_id: str,
+    source_run_id: str,
+    *,
+    pin_source_version: bool,
+    recorded: Callable[[str], LineageContext | None],
+) -> tuple[LineageContext, Workflow, Workflow]:
+    """The source's lineage, the workflow version the resume runs (the latest, or with
+    `pin_source_version` the source's own), and the version the source ran."""
+
+    async def read_lineage() -> LineageContext:
+        # A run this runner recorded to the end is known already; the history copies its results
+        # in the database and rejects the resume there if any is gone.
+        return recorded(source_run_id) or await history.get_lineage_context(source_run_id)
+
+    if pin_source_version:
+        lineage = await read_lineage()
+        same_workflow = lineage.run.workflow_id == workflow_id
+        workflow = await history.get_workflow(
+            workflow_id, lineage.run.workflow_version if same_workflow else 0
+        )
+    else:  # independent reads: overlap them
+        lineage, workflow = await asyncio.gather(read_lineage(), history.get_workflow(workflow_id))
+    source = lineage.run
+    if source.workflow_id == workflow_id and source.workflow_version == workflow.version:
+        return lineage, workflow, workflow
+    return lineage, workflow, await history.get_workflow(source.workflow_id, source.workflow_version)
 
 
 def raise_if_rejected(resume: ResumePlan) -> None:
@@ -127,7 +153,7 @@ def raise_if_rejected(resume: ResumePlan) -> None:
     if resume.violations:
         raise InvalidArgumentError(
             f"the resume request is invalid: {len(resume.violations)} problem(s)",
-            reason="INVALID_RESUME",
+            reason=INVALID_RESUME,
             violations=resume.violations,
         )
     if not resume.problems:
@@ -145,31 +171,3 @@ def raise_if_rejected(resume: ResumePlan) -> None:
 
 def _precedence(reason: str) -> int:
     return _REASON_PRECEDENCE.index(reason) if reason in _REASON_PRECEDENCE else len(_REASON_PRECEDENCE)
-
-
-@dataclass(frozen=True)
-class _Token:
-    source_run_id: str
-    workflow_version: int
-    digest: str
-
-
-def _encode_token(token: _Token) -> str:
-    payload = json.dumps([token.source_run_id, token.workflow_version, token.digest], separators=(",", ":"))
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_token(text: str) -> _Token:
-    try:
-        if not text.startswith(TOKEN_PREFIX) or len(text) > MAX_TOKEN_LENGTH:
-            raise ValueError("unknown prefix or too long")
-        body = text[len(TOKEN_PREFIX) :]
-        source, version, digest = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if not isinstance(source, str) or id_problem(source) is not None:
-            raise ValueError("not a run id")
-        return _Token(source, int(version), str(digest))
-    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
-        raise InvalidArgumentError(
-            "resume.plan_token is not a token PlanResume returned",
-            violations=[FieldViolation("resume.plan_token", "malformed plan token", "MALFORMED_TOKEN")],
-        ) from exc

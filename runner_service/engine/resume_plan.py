@@ -3,7 +3,8 @@
 `plan_resume` reads a plan and a view of the source run's lineage and answers a `ResumePlan`:
 every node's fate, the `preset` results and `initial_variables` the `Executor` starts from,
 and every problem a real resume would be rejected for (all of them, never only the first).
-It does no I/O: the caller loads the lineage, and turns violations and problems into errors.
+It does no I/O: the caller (`runner_service/resume_preparation.py`) loads the lineage, and turns
+violations and problems into errors.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from resumeflow_core.errors import FieldViolation
 from resumeflow_core.lineage import replay_variables
 from resumeflow_core.nodes.builtin import BUILTIN_TYPES
 from resumeflow_core.nodes.registry import NodeTypeRegistry
+from resumeflow_core.reasons import (
+    MISSING_PRIOR_RESULT,
+    MISSING_SECRET,
+    SOURCE_NOT_FAILED,
+    SOURCE_OTHER_WORKFLOW,
+    WORKFLOW_DRIFT,
+)
 from resumeflow_core.records import NodeResult, Run
 from resumeflow_core.status import NodeStatus, ResumeMode, RunStatus
 from runner_service.engine.plan import ExecutionPlan
@@ -30,13 +38,6 @@ UNKNOWN_NODE = "UNKNOWN_NODE"
 START_OR_END_NODE = "START_OR_END_NODE"
 DUPLICATE_NODE = "DUPLICATE_NODE"
 TOO_MANY_START_NODES = "TOO_MANY_START_NODES"
-
-# FAILED_PRECONDITION reasons: the request is well formed, but the lineage forbids it.
-SOURCE_OTHER_WORKFLOW = "SOURCE_OTHER_WORKFLOW"
-SOURCE_NOT_FAILED = "SOURCE_NOT_FAILED"
-MISSING_PRIOR_RESULT = "MISSING_PRIOR_RESULT"
-MISSING_SECRET = "MISSING_SECRET"
-WORKFLOW_DRIFT = "WORKFLOW_DRIFT"
 
 START_NODE_IDS_FIELD = "resume.start_node_ids"
 
@@ -211,14 +212,7 @@ def plan_resume(
     planned = _fates(plan, results, producers, seeds, starts)
 
     problems = _source_problems(plan, source)
-    changed = [
-        node_id
-        for node_id in plan.order
-        if planned[node_id].fate is NodeFate.RESTORED
-        and node_id in results
-        and results[node_id].definition_hash
-        and results[node_id].definition_hash != plan.definition_hashes[node_id]
-    ]
+    changed = _changed_nodes(plan, results, planned)
     if changed and rerun_changed_nodes:
         for node_id in changed:
             seeds[node_id] = (
@@ -228,27 +222,14 @@ def plan_resume(
     elif changed:
         problems.append(_drift_problem(source, changed))
 
-    run_ids = {run.id for run in lineage.runs}
-    missing = [
-        node_id
-        for node_id in plan.order
-        if planned[node_id].fate in (NodeFate.RESTORED, NodeFate.CARRIED_FAILURE)
-        and (node_id not in results or producers[node_id] not in run_ids)
-    ]
-    unusable = frozenset(missing)
+    missing = _missing_results(plan, lineage, results, producers, planned)
     if missing:
         problems.append(_missing_problem(source, missing))
     secrets_problem = _secrets_problem(plan, planned, secret_names, registry)
     if secrets_problem is not None:
         problems.append(secrets_problem)
 
-    preset = {
-        node_id: _preset(results[node_id], producers[node_id], planned[node_id].fate)
-        for node_id in plan.order
-        if planned[node_id].fate in (NodeFate.RESTORED, NodeFate.CARRIED_FAILURE, NodeFate.SKIPPED)
-        and node_id in results
-        and node_id not in unusable
-    }
+    preset = _presets(plan, results, producers, planned, unusable=frozenset(missing))
     restored = tuple(node_id for node_id in preset if preset[node_id].status is NodeStatus.RESTORED)
     return ResumePlan(
         source_run_id=source.id,
@@ -263,6 +244,55 @@ def plan_resume(
         problems=tuple(problems),
         restored_node_ids=restored,
     )
+
+
+def _changed_nodes(
+    plan: ExecutionPlan, results: Mapping[str, NodeResult], planned: Mapping[str, PlannedNode]
+) -> list[str]:
+    """The nodes to restore whose definition changed since their result was produced, in plan order."""
+    return [
+        node_id
+        for node_id in plan.order
+        if planned[node_id].fate is NodeFate.RESTORED
+        and node_id in results
+        and results[node_id].definition_hash
+        and results[node_id].definition_hash != plan.definition_hashes[node_id]
+    ]
+
+
+def _missing_results(
+    plan: ExecutionPlan,
+    lineage: LineageView,
+    results: Mapping[str, NodeResult],
+    producers: Mapping[str, str],
+    planned: Mapping[str, PlannedNode],
+) -> list[str]:
+    """The nodes to restore or carry whose result is gone from the lineage, in plan order."""
+    run_ids = {run.id for run in lineage.runs}
+    return [
+        node_id
+        for node_id in plan.order
+        if planned[node_id].fate in (NodeFate.RESTORED, NodeFate.CARRIED_FAILURE)
+        and (node_id not in results or producers[node_id] not in run_ids)
+    ]
+
+
+def _presets(
+    plan: ExecutionPlan,
+    results: Mapping[str, NodeResult],
+    producers: Mapping[str, str],
+    planned: Mapping[str, PlannedNode],
+    *,
+    unusable: Collection[str],
+) -> dict[str, NodeResult]:
+    """The results the executor starts from: every kept node's, in plan order, but the unusable."""
+    return {
+        node_id: _preset(results[node_id], producers[node_id], planned[node_id].fate)
+        for node_id in plan.order
+        if planned[node_id].fate in (NodeFate.RESTORED, NodeFate.CARRIED_FAILURE, NodeFate.SKIPPED)
+        and node_id in results
+        and node_id not in unusable
+    }
 
 
 def _start_nodes(
