@@ -114,3 +114,17 @@ def test_a_resume_of_a_cancelled_run_says_it_reruns_what_did_not_finish() -> Non
         "re-running the nodes that did not finish"
     )
     assert "from -" not in line
+
+
+def test_an_error_reads_well_at_80_columns_and_stays_whole_in_pipes(parallel: BackgroundServices) -> None:
+    invoke(parallel, "run", "parallel", *FAIL_BOTH)
+
+    narrow = invoke(parallel, "resume", "parallel", "--node", "ghost", env={"COLUMNS": "80"}).stderr
+    piped = invoke(parallel, "resume", "parallel", "--node", "ghost").stderr
+
+    assert all(len(line) <= 80 for line in narrow.splitlines()), narrow
+    assert narrow.startswith("INVALID_RESUME: ") and "(UNKNOWN_NODE)" in narrow
+    assert any(
+        line.startswith("  - resume.start_node_ids[0]") and line.endswith("(UNKNOWN_NODE)")
+        for line in piped.splitlines()
+    )

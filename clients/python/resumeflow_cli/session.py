@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +155,22 @@ def print_error(error: ResumeflowError) -> None:
         )
     if isinstance(error, UnavailableError) and not error.domain:
         lines.append("  is the service running? see --runner-address / --history-address")
-    typer.echo("\n".join(lines), err=True)
+    typer.echo("\n".join(_wrapped(line) for line in lines), err=True)
+
+
+def _wrapped(line: str) -> str:
+    """`line` wrapped at words to the terminal's width (or COLUMNS); whole in pipes and logs."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        width = int(columns)
+    else:
+        width = shutil.get_terminal_size().columns if sys.stderr.isatty() else 0
+    if not width or len(line) <= width:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return textwrap.fill(
+        line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
 
 
 # Metadata that print_error spells out in a line of its own.
