@@ -286,7 +286,7 @@ async def watch_fan_out(
     layers = max(1, (nodes - 3) // 100)
     body = grid(f"fanout-{next(_ids)}", layers=layers, width=min(100, nodes - 3))
     gate = workflow_pb2.Node(id="gate", type="delay")
-    gate.config.update({"seconds": 2.0})
+    gate.config.update({"seconds": 4.0})  # 200 watchers attach first, even on a loaded machine
     body.nodes.append(gate)
     for edge in body.edges:
         if edge.source == "start":

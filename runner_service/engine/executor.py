@@ -35,7 +35,7 @@ DEFAULT_MAX_CONCURRENCY = 16
 INLINE_SLICE = 100
 """Inline nodes run between two yields to the event loop, at most."""
 
-INLINE_SLICE_SECONDS = 0.01
+INLINE_SLICE_SECONDS = 0.002
 """Inline nodes start one after another for at most this long before the loop gets a turn."""
 
 NODE_ERROR = "NODE_ERROR"
@@ -137,6 +137,8 @@ class Executor:
         """Nodes handed out by the state machine and not started yet."""
         self._wakeup = asyncio.Event()
         self._started = False
+        self._sliced = False
+        """A first slice of inline nodes ran."""
         self._cancelled = False
         self._draining = False
         """Shutting down: no node starts any more; the unstarted ones fail RUNNER_SHUTDOWN."""
@@ -238,7 +240,11 @@ class Executor:
             return
         inline = 0
         until = time.monotonic() + INLINE_SLICE_SECONDS
-        while inline < INLINE_SLICE and (inline == 0 or time.monotonic() < until):
+        # The first slice is one node: its RUNNING event is written and streamed at once, not
+        # after a hundred more.
+        limit = INLINE_SLICE if self._sliced else 1
+        self._sliced = True
+        while inline < limit and (inline == 0 or time.monotonic() < until):
             if not self._pending:
                 self._pending.extend(self._state.ready())
                 if not self._pending:
