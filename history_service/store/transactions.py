@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -190,37 +191,50 @@ async def _insert_pending(session: AsyncSession, run_id: str, pending: Sequence[
     """Insert a PENDING row for each (node id, position), in one INSERT … SELECT over the ids.
 
     The database makes the rows: a run's first node waits for one statement whatever the
-    workflow's size, not for a thousand rows converted and bound one by one. Every other
-    column takes the value a default NodeResult is stored with, through the column's own type.
+    workflow's size, not for a thousand rows converted and bound one by one.
     """
     if not pending:
         return
-    if _is_sqlite(session):
-        items = func.json_each(bindparam("pending", json.dumps(pending))).table_valued("value")
+    sqlite = _is_sqlite(session)
+    params: dict[str, Any] = {"run_id": run_id}
+    if sqlite:
+        params["pending"] = json.dumps(pending)
+    else:
+        params["ids"], params["positions"] = (list(column) for column in zip(*pending, strict=True))
+    await session.execute(_pending_statement(sqlite), params)
+
+
+@functools.cache
+def _pending_statement(sqlite: bool) -> Any:
+    """The INSERT … SELECT of `_insert_pending`, built once per dialect: the ids come as a JSON
+    array of [node id, position] (SQLite) or two arrays (PostgreSQL); every other column takes
+    the value a default NodeResult is stored with, through the column's own type."""
+    if sqlite:
+        items = func.json_each(bindparam("pending", type_=String())).table_valued("value")
         node_id: ColumnElement[Any] = func.json_extract(items.c.value, "$[0]")
         position: ColumnElement[Any] = func.json_extract(items.c.value, "$[1]")
     else:
-        ids, positions = zip(*pending, strict=True)
         items = (
             func.unnest(
-                bindparam("ids", list(ids), type_=ARRAY(String())),
-                bindparam("positions", list(positions), type_=ARRAY(Integer())),
+                bindparam("ids", type_=ARRAY(String())), bindparam("positions", type_=ARRAY(Integer()))
             )
             .table_valued("node_id", "position")
             .render_derived()
         )
         node_id, position = items.c.node_id, items.c.position
-    defaults = rows.node_result_values(NodeResult(""), run_id=run_id)
+    defaults = rows.node_result_values(NodeResult(""), run_id="")
     columns: list[ColumnElement[Any]] = []
     for column in _NODE_RESULTS.columns:
         if column.name == "node_id":
             columns.append(node_id)
         elif column.name == "position":
             columns.append(position)
+        elif column.name == "run_id":
+            columns.append(bindparam("run_id", type_=column.type))
         else:
             columns.append(bindparam(f"default_{column.name}", defaults[column.name], type_=column.type))
     names = [column.name for column in _NODE_RESULTS.columns]
-    await session.execute(insert(_NODE_RESULTS).from_select(names, select(*columns).select_from(items)))
+    return insert(_NODE_RESULTS).from_select(names, select(*columns).select_from(items))
 
 
 def _copied_columns(source: Any, source_run_id: str) -> dict[str, Any]:
