@@ -124,15 +124,16 @@ class RunSession:
         heartbeat = asyncio.create_task(self._heartbeat_forever(), name=f"heartbeat-{self.run.id}")
         finished: Finished | None = None
         try:
-            first = True
+            first = self._executor.is_long
             async for transition in self._executor.run():
                 event, result = self._record(transition)
                 batcher.add(event, result)
                 if first:
-                    # The first event (the first node RUNNING) is written alone and its
+                    # A long run's first event (its first node RUNNING) is written alone and its
                     # acknowledgement streamed while the event loop is free: inline nodes that
                     # follow would otherwise hold the loop between the call's steps. Bounded, so
-                    # a history that stops answering does not hold the run up.
+                    # a history that stops answering does not hold the run up. A short run ends
+                    # sooner than one more write would take.
                     first = False
                     await batcher.first_stored(FIRST_EVENT_WAIT)
                 if batcher.full:

@@ -35,7 +35,7 @@ DEFAULT_MAX_CONCURRENCY = 16
 INLINE_SLICE = 100
 """Inline nodes run between two yields to the event loop, at most."""
 
-INLINE_SLICE_SECONDS = 0.002
+INLINE_SLICE_SECONDS = 0.01
 """Inline nodes start one after another for at most this long before the loop gets a turn."""
 
 NODE_ERROR = "NODE_ERROR"
@@ -146,6 +146,11 @@ class Executor:
         """The shutdown grace passed: the nodes still in flight fail RUNNER_SHUTDOWN."""
         self._automatic(self._state.initial_transitions)
 
+    @property
+    def is_long(self) -> bool:
+        """Whether the run has more nodes than one slice of inline nodes."""
+        return len(self._plan.order) > INLINE_SLICE
+
     # --- public API --------------------------------------------------------------------------
 
     async def run(self) -> AsyncIterator[NodeTransition]:
@@ -240,9 +245,10 @@ class Executor:
             return
         inline = 0
         until = time.monotonic() + INLINE_SLICE_SECONDS
-        # The first slice is one node: its RUNNING event is written and streamed at once, not
-        # after a hundred more.
-        limit = INLINE_SLICE if self._sliced else 1
+        # A run longer than a slice starts with a slice of one node: its RUNNING event is written
+        # and streamed at once, not after a hundred more. A shorter run ends within its first
+        # slice, and its events go with its end in one write.
+        limit = 1 if not self._sliced and self.is_long else INLINE_SLICE
         self._sliced = True
         while inline < limit and (inline == 0 or time.monotonic() < until):
             if not self._pending:
