@@ -38,6 +38,10 @@ INLINE_SLICE = 100
 INLINE_SLICE_SECONDS = 0.01
 """Inline nodes start one after another for at most this long before the loop gets a turn."""
 
+SHORT_RUN_NODES = 20
+"""A run of at most this many nodes is short: its inline nodes end about as soon as one more
+write to the history would, so its first events wait for the write of its end."""
+
 NODE_ERROR = "NODE_ERROR"
 TEMPLATE_ERROR = "TEMPLATE_ERROR"
 TEMPLATE_LIMIT = "TEMPLATE_LIMIT"
@@ -148,8 +152,8 @@ class Executor:
 
     @property
     def is_long(self) -> bool:
-        """Whether the run has more nodes than one slice of inline nodes."""
-        return len(self._plan.order) > INLINE_SLICE
+        """Whether the run has more than SHORT_RUN_NODES nodes."""
+        return len(self._plan.order) > SHORT_RUN_NODES
 
     # --- public API --------------------------------------------------------------------------
 
@@ -245,9 +249,8 @@ class Executor:
             return
         inline = 0
         until = time.monotonic() + INLINE_SLICE_SECONDS
-        # A run longer than a slice starts with a slice of one node: its RUNNING event is written
-        # and streamed at once, not after a hundred more. A shorter run ends within its first
-        # slice, and its events go with its end in one write.
+        # A long run starts with a slice of one node: its RUNNING event is written and streamed
+        # at once, not after a hundred more. A short run's events go with its end in one write.
         limit = 1 if not self._sliced and self.is_long else INLINE_SLICE
         self._sliced = True
         while inline < limit and (inline == 0 or time.monotonic() < until):
