@@ -323,6 +323,10 @@ async def watch_fan_out(
                 cpu_after = (*service_cpu(), _own_cpu()) if service_cpu is not None else ()
             streams = [_received_events(received) for received in results[:-1]]
             all_attached = max(attached)
+            if not any(created > all_attached for created, _, _ in streams[0]):
+                # The last watcher attached after the body ran (a loaded machine): nothing to time.
+                print(f"{prefix}watchers attached after the run's body: repetition not measured")
+                continue
             if cpu_before and cpu_after:
                 for figure, before, after in zip(body_cpu, cpu_before[0], cpu_after, strict=True):
                     figure.samples.append((after - before) * 1e3)
