@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny sizes, one repetition, RESULTS.md untouched"
     )
-    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL run of scenario 1")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the PostgreSQL run of scenarios 0 and 1"
+    )
     args = parser.parse_args()
     sizes = Sizes.smoke() if args.smoke else Sizes()
     repetitions = 1 if args.smoke else args.repetitions
@@ -38,7 +40,7 @@ def main() -> None:
     backend = "PostgreSQL" if args.database else "SQLite"
     sections += asyncio.run(run_all(args.database, repetitions, sizes, backend))
     if not args.database and not args.no_postgres:
-        sections.append(asyncio.run(postgres_overhead(repetitions, sizes)))
+        sections += asyncio.run(postgres_overhead(repetitions, sizes))
     print(render_table(sections))
     problems = [f.name for _, figures in sections for f in figures if not f.samples]
     if problems:
@@ -57,11 +59,13 @@ class Sizes:
             (100, 1000),
             10,
         )
+        self.fresh = (10, 100, 1000)
 
     @classmethod
     def smoke(cls) -> Sizes:
         sizes = cls()
         sizes.nodes, sizes.watchers, sizes.depths, sizes.batches, sizes.layers = 52, 10, (1, 3), (10,), 1
+        sizes.fresh = (10, 52)
         return sizes
 
 
@@ -72,6 +76,7 @@ async def run_all(
     with harness.services(database) as services:
         client = Client(services.runner_address, services.history_address)
         try:
+            sections.append(await fresh_section(client, repetitions, sizes, backend))
             sections.append(
                 (
                     f"1. Per-node overhead ({backend})",
@@ -110,8 +115,8 @@ async def run_all(
     return sections
 
 
-async def postgres_overhead(repetitions: int, sizes: Sizes) -> tuple[str, list[Figure]]:
-    """Scenario 1 on a fresh PostgreSQL database, dropped afterwards."""
+async def postgres_overhead(repetitions: int, sizes: Sizes) -> list[tuple[str, list[Figure]]]:
+    """Scenarios 0 and 1 on a fresh PostgreSQL database, dropped afterwards."""
     import asyncpg
 
     name = f"resumeflow_bench_{uuid.uuid4().hex[:8]}"
@@ -122,13 +127,22 @@ async def postgres_overhead(repetitions: int, sizes: Sizes) -> tuple[str, list[F
         with harness.services(url) as services:
             client = Client(services.runner_address, services.history_address)
             try:
+                fresh = await fresh_section(client, repetitions, sizes, "PostgreSQL")
                 figures = await scenarios.per_node_overhead(client, repetitions, sizes.nodes)
             finally:
                 await client.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    return "5. Per-node overhead (PostgreSQL)", figures
+    return [fresh, ("5. Per-node overhead (PostgreSQL)", figures)]
+
+
+async def fresh_section(
+    client: Client, repetitions: int, sizes: Sizes, backend: str
+) -> tuple[str, list[Figure]]:
+    # Cheap per run, and the figure of issue 12: more samples than the longer scenarios.
+    figures = await scenarios.fresh_run_start(client, repetitions * 4, sizes.fresh)
+    return f"0. Fresh run start ({backend})", figures
 
 
 def _stats(figure: Figure) -> tuple[str, str]:

@@ -12,6 +12,7 @@ order; past MAX_PENDING_EVENTS the session stops starting nodes (`room()`) inste
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 from collections import deque
@@ -72,6 +73,7 @@ class EventBatcher:
         """Not acknowledged yet, in sequence order; the batch in flight is its head."""
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
+        self._first_stored = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"event-batcher-{name}")
 
@@ -103,6 +105,12 @@ class EventBatcher:
         if self._task.done():
             self._task.result()
 
+    async def first_stored(self, timeout: float) -> None:
+        """Wait until the first batch is acknowledged (or the writer ended), at most `timeout`
+        seconds; it may still be retried after that, in the background as any other."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_stored.wait(), timeout)
+
     async def stop(self) -> tuple[list[Event], list[NodeResult]]:
         """Stop after the write in flight, if any, and hand back what is not written yet.
 
@@ -130,6 +138,7 @@ class EventBatcher:
                 await self._write_head()
         finally:
             self._room.set()  # a waiting session learns the writer ended
+            self._first_stored.set()
 
     async def _write_head(self) -> None:
         """Write the oldest pending events (one batch), then hand them on."""
@@ -147,6 +156,7 @@ class EventBatcher:
         if not self.full:
             self._room.set()
         self._on_stored(events)
+        self._first_stored.set()
         if cancel_requested:
             self._on_cancel_requested()
 

@@ -27,6 +27,8 @@ _LOST = object()  # sent to followers when the run can no longer be recorded
 HEARTBEAT_FRACTION = 1 / 3
 """A lease is renewed this often (as a fraction of its length), so two renewals may fail in a row."""
 MAX_HEARTBEAT_RETRY_DELAY = 1.0  # seconds between attempts while a heartbeat fails
+FIRST_EVENT_WAIT = 0.05
+"""Seconds the run's further transitions wait, at most, for its first event to be stored."""
 
 
 class HistoryPort(Protocol):
@@ -123,9 +125,18 @@ class RunSession:
         heartbeat = asyncio.create_task(self._heartbeat_forever(), name=f"heartbeat-{self.run.id}")
         finished: Finished | None = None
         try:
+            first = self._executor.is_long
             async for transition in self._executor.run():
                 event, result = self._record(transition)
                 batcher.add(event, result)
+                if first:
+                    # A long run's first event (its first node RUNNING) is written alone and its
+                    # acknowledgement streamed while the event loop is free: inline nodes that
+                    # follow would otherwise hold the loop between the call's steps. Bounded, so
+                    # a history that stops answering does not hold the run up. A short run ends
+                    # sooner than one more write would take.
+                    first = False
+                    await batcher.first_stored(FIRST_EVENT_WAIT)
                 if batcher.full:
                     # The history is unreachable: start no further node until the backlog shrinks.
                     await batcher.room()

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import Interval, bindparam, case, false, func, insert, literal, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Interval,
+    String,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -121,7 +136,10 @@ async def insert_run(
     time = now()
     run_id = run.id or uuid.uuid4().hex
     lineage, source_version = await _lineage(session, run)
-    results = [dataclasses.replace(presets.get(node_id) or NodeResult(node_id)) for node_id in node_ids]
+    results = [
+        NodeResult(node_id) if (preset := presets.get(node_id)) is None else dataclasses.replace(preset)
+        for node_id in node_ids
+    ]
     # The same workflow version orders its nodes the same way: copies keep the source's positions.
     copy_rows = bool(copied_node_ids) and source_version == run.workflow_version
     copied = set(copied_node_ids) if copy_rows else set()
@@ -143,12 +161,17 @@ async def insert_run(
     # The run alone first: a duplicate request or active resume fails here, before a thousand
     # node rows are sent. A Core insert: the ORM's unit of work costs more than the statement.
     await session.execute(insert(_RUNS).values(values))
-    fresh = [
-        rows.node_result_values(result, run_id=run_id, position=position)
-        for position, result in enumerate(results)
-        if result.node_id not in copied
-    ]
-    await _INSERT_RESULTS.execute(session, fresh)
+    pending: list[tuple[str, int]] = []
+    given = []
+    for position, result in enumerate(results):
+        if result.node_id in copied:
+            continue
+        if result.node_id in presets:
+            given.append(rows.node_result_values(result, run_id=run_id, position=position))
+        else:
+            pending.append((result.node_id, position))
+    await _insert_pending(session, run_id, pending)
+    await _INSERT_RESULTS.execute(session, given)
     if copy_rows:
         await _insert_copies(session, run_id, run.resume_from_run_id, copied_node_ids)
     elif copied_node_ids:
@@ -162,6 +185,56 @@ async def insert_run(
     )
     await insert_events(session, run_id, [started])
     return run, False
+
+
+async def _insert_pending(session: AsyncSession, run_id: str, pending: Sequence[tuple[str, int]]) -> None:
+    """Insert a PENDING row for each (node id, position), in one INSERT … SELECT over the ids.
+
+    The database makes the rows: a run's first node waits for one statement whatever the
+    workflow's size, not for a thousand rows converted and bound one by one.
+    """
+    if not pending:
+        return
+    sqlite = _is_sqlite(session)
+    params: dict[str, Any] = {"run_id": run_id}
+    if sqlite:
+        params["pending"] = json.dumps(pending)
+    else:
+        params["ids"], params["positions"] = (list(column) for column in zip(*pending, strict=True))
+    await session.execute(_pending_statement(sqlite), params)
+
+
+@functools.cache
+def _pending_statement(sqlite: bool) -> Any:
+    """The INSERT … SELECT of `_insert_pending`, built once per dialect: the ids come as a JSON
+    array of [node id, position] (SQLite) or two arrays (PostgreSQL); every other column takes
+    the value a default NodeResult is stored with, through the column's own type."""
+    if sqlite:
+        items = func.json_each(bindparam("pending", type_=String())).table_valued("value")
+        node_id: ColumnElement[Any] = func.json_extract(items.c.value, "$[0]")
+        position: ColumnElement[Any] = func.json_extract(items.c.value, "$[1]")
+    else:
+        items = (
+            func.unnest(
+                bindparam("ids", type_=ARRAY(String())), bindparam("positions", type_=ARRAY(Integer()))
+            )
+            .table_valued("node_id", "position")
+            .render_derived()
+        )
+        node_id, position = items.c.node_id, items.c.position
+    defaults = rows.node_result_values(NodeResult(""), run_id="")
+    columns: list[ColumnElement[Any]] = []
+    for column in _NODE_RESULTS.columns:
+        if column.name == "node_id":
+            columns.append(node_id)
+        elif column.name == "position":
+            columns.append(position)
+        elif column.name == "run_id":
+            columns.append(bindparam("run_id", type_=column.type))
+        else:
+            columns.append(bindparam(f"default_{column.name}", defaults[column.name], type_=column.type))
+    names = [column.name for column in _NODE_RESULTS.columns]
+    return insert(_NODE_RESULTS).from_select(names, select(*columns).select_from(items))
 
 
 def _copied_columns(source: Any, source_run_id: str) -> dict[str, Any]:

@@ -46,6 +46,9 @@ INLINE_SLICE = 100
 INLINE_SLICE_SECONDS = 0.01
 """Inline nodes start one after another for at most this long before the loop gets a turn."""
 
+SHORT_RUN_NODES = 20
+"""A run of at most this many nodes is short: its inline nodes end about as soon as one more
+write to the history would, so its first events wait for the write of its end."""
 NOT_RETRIED = frozenset(
     {TEMPLATE_ERROR, TEMPLATE_LIMIT, UNKNOWN_NODE_TYPE, INVALID_CONFIG, DESTINATION_DENIED, OUTPUT_TOO_LARGE}
 )
@@ -138,12 +141,19 @@ class Executor:
         """Nodes handed out by the state machine and not started yet."""
         self._wakeup = asyncio.Event()
         self._started = False
+        self._sliced = False
+        """A first slice of inline nodes ran."""
         self._cancelled = False
         self._draining = False
         """Shutting down: no node starts any more; the unstarted ones fail RUNNER_SHUTDOWN."""
         self._interrupted = False
         """The shutdown grace passed: the nodes still in flight fail RUNNER_SHUTDOWN."""
         self._automatic(self._state.initial_transitions)
+
+    @property
+    def is_long(self) -> bool:
+        """Whether the run has more than SHORT_RUN_NODES nodes."""
+        return len(self._plan.order) > SHORT_RUN_NODES
 
     # --- public API --------------------------------------------------------------------------
 
@@ -239,7 +249,11 @@ class Executor:
             return
         inline = 0
         until = time.monotonic() + INLINE_SLICE_SECONDS
-        while inline < INLINE_SLICE and (inline == 0 or time.monotonic() < until):
+        # A long run starts with a slice of one node: its RUNNING event is written and streamed
+        # at once, not after a hundred more. A short run's events go with its end in one write.
+        limit = 1 if not self._sliced and self.is_long else INLINE_SLICE
+        self._sliced = True
+        while inline < limit and (inline == 0 or time.monotonic() < until):
             if not self._pending:
                 self._pending.extend(self._state.ready())
                 if not self._pending:

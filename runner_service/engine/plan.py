@@ -100,3 +100,15 @@ class ExecutionPlan:
     def definition_hashes(self) -> Mapping[str, str]:
         """Node id → `Node.definition_hash()`, computed once per plan."""
         return MappingProxyType({node_id: node.definition_hash() for node_id, node in self.nodes.items()})
+
+    @functools.cached_property
+    def parent_counts(self) -> Mapping[str, int]:
+        """Node id → how many parents it has; a fresh run's state starts from a copy."""
+        return MappingProxyType({node_id: len(parents) for node_id, parents in self.parents.items()})
+
+    @functools.cached_property
+    def roots(self) -> tuple[tuple[int, str], ...]:
+        """(position, node id) of the nodes without parents, in plan order."""
+        return tuple(
+            (index, node_id) for index, node_id in enumerate(self.order) if not self.parents[node_id]
+        )

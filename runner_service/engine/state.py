@@ -42,7 +42,15 @@ class RunState:
         self._handed_out: set[str] = set()
         self._ready: list[tuple[int, str]] = []
         self._cancelling = False
-        for node_id, result in (preset or {}).items():
+        changes: list[Transition] = []
+        if not preset:
+            # A fresh run: counted once per plan, so its first node waits for no per-node work here.
+            self._waiting = dict(plan.parent_counts)
+            self._open = len(plan.order)
+            self._propagate(list(plan.roots), changes)
+            self.initial_transitions: tuple[Transition, ...] = tuple(changes)
+            return
+        for node_id, result in preset.items():
             self._status[node_id] = result.status
             output = result.output
             self._branch[node_id] = output.get("branch") if isinstance(output, dict) else None
@@ -51,7 +59,6 @@ class RunState:
             for node_id in plan.order
         }
         self._open = sum(not status.is_terminal for status in self._status.values())
-        changes: list[Transition] = []
         self._propagate(
             [
                 (index, node_id)
@@ -60,7 +67,7 @@ class RunState:
             ],
             changes,
         )
-        self.initial_transitions: tuple[Transition, ...] = tuple(changes)
+        self.initial_transitions = tuple(changes)
 
     # --- queries -----------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ def test_bench_smoke_runs_every_scenario_and_leaves_results_untouched() -> None:
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     for section in (
+        "0. Fresh run start (SQLite)",
+        "0. Fresh run start (PostgreSQL)",
         "1. Per-node overhead",
         "2. Resume start",
         "3. Watch fan-out",
