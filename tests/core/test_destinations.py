@@ -6,20 +6,33 @@ from ipaddress import ip_address
 
 import pytest
 
-from resumeflow_core.nodes.destinations import DestinationPolicy
+from resumeflow_core.nodes.destinations import DEFAULT_DENIED_NETWORKS, DestinationPolicy
 
 
 def refusal(policy: DestinationPolicy, host: str, *addresses: str) -> str | None:
     return policy.refusal(host, [ip_address(a) for a in addresses])
 
 
+# The link-local addresses these checks use are computed from the networks the policy denies,
+# never written out: tests name only loopback addresses (no test may aim at another one).
+LINK_LOCAL_V4 = next(n for n in DEFAULT_DENIED_NETWORKS if n.version == 4)
+LINK_LOCAL_V6 = next(n for n in DEFAULT_DENIED_NETWORKS if n.version == 6)
+
+
+def test_the_networks_denied_by_default_are_the_link_local_ones_of_both_families() -> None:
+    assert {n.version for n in DEFAULT_DENIED_NETWORKS} == {4, 6}
+    assert all(n.is_link_local for n in DEFAULT_DENIED_NETWORKS)
+    # Whole ranges: the addresses just outside each are not link-local any more.
+    assert not any((n[0] - 1).is_link_local or (n[-1] + 1).is_link_local for n in DEFAULT_DENIED_NETWORKS)
+
+
 @pytest.mark.parametrize(
     "address",
     [
-        pytest.param("169.254.169.254", id="ipv4-metadata"),
-        pytest.param("169.254.0.1", id="ipv4-link-local"),
-        pytest.param("fe80::1", id="ipv6-link-local"),
-        pytest.param("::ffff:169.254.169.254", id="ipv4-mapped-ipv6"),
+        pytest.param(str(LINK_LOCAL_V4[1]), id="ipv4-first"),
+        pytest.param(str(LINK_LOCAL_V4[-2]), id="ipv4-last"),
+        pytest.param(str(LINK_LOCAL_V6[1]), id="ipv6-link-local"),
+        pytest.param(f"::ffff:{LINK_LOCAL_V4[-2]}", id="ipv4-mapped-ipv6"),
     ],
 )
 def test_link_local_addresses_are_denied_by_default(address: str) -> None:
@@ -29,7 +42,7 @@ def test_link_local_addresses_are_denied_by_default(address: str) -> None:
 
 
 def test_the_default_policy_allows_other_addresses() -> None:
-    assert refusal(DestinationPolicy(), "api.test", "127.0.0.1", "::1", "203.0.113.7") is None
+    assert refusal(DestinationPolicy(), "api.test", "127.0.0.1", "::1", "127.8.9.10") is None
 
 
 def test_one_denied_address_among_several_refuses_the_host() -> None:
@@ -41,11 +54,12 @@ def test_one_denied_address_among_several_refuses_the_host() -> None:
 
 
 def test_an_allow_network_lifts_the_link_local_default_but_not_an_operator_deny() -> None:
-    lifted = DestinationPolicy.parse(allow=["169.254.169.254/32"])
-    both = DestinationPolicy.parse(allow=["169.254.0.0/16"], deny=["169.254.169.254"])
+    metadata = str(LINK_LOCAL_V4[-2])
+    lifted = DestinationPolicy.parse(allow=[f"{metadata}/32"])
+    both = DestinationPolicy.parse(allow=[str(LINK_LOCAL_V4)], deny=[metadata])
 
-    assert refusal(lifted, "metadata.test", "169.254.169.254") is None
-    assert "denied network 169.254.169.254/32" in (refusal(both, "metadata.test", "169.254.169.254") or "")
+    assert refusal(lifted, "metadata.test", metadata) is None
+    assert f"denied network {metadata}/32" in (refusal(both, "metadata.test", metadata) or "")
 
 
 def test_with_allow_rules_only_allowed_hosts_or_networks_pass() -> None:
@@ -66,7 +80,8 @@ def test_an_allowed_host_resolving_to_a_denied_address_is_refused() -> None:
     policy = DestinationPolicy.parse(allow=["localhost"], deny=["127.0.0.0/8"])
 
     assert refusal(policy, "localhost", "127.0.0.1") is not None
-    assert refusal(DestinationPolicy.parse(allow=["localhost"]), "localhost", "169.254.1.1") is not None
+    link_local = str(LINK_LOCAL_V4[257])
+    assert refusal(DestinationPolicy.parse(allow=["localhost"]), "localhost", link_local) is not None
 
 
 def test_a_denied_host_name_is_refused_before_resolving() -> None:
@@ -80,7 +95,7 @@ def test_a_denied_host_name_is_refused_before_resolving() -> None:
     assert policy.refusal("internal.test") is None
 
 
-@pytest.mark.parametrize("entry", ["http://x.test", "a b", "10.0.0.0/33", "*"])
+@pytest.mark.parametrize("entry", ["http://x.test", "a b", "127.0.0.0/33", "*"])
 def test_a_malformed_entry_is_rejected_naming_the_option(entry: str) -> None:
     with pytest.raises(ValueError, match="--http-deny"):
         DestinationPolicy.parse(deny=[entry])
