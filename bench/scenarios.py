@@ -182,18 +182,8 @@ async def fresh_run_start(
 async def _first_running(client: Client, workflow_id: str, nodes: int) -> tuple[float, float]:
     """Seconds from the call to RunAccepted and to the first RUNNING event; the run is followed to
     a successful end and its log checked complete."""
-    started = time.perf_counter()
-    to_accepted = to_running = 0.0
-    finished = None
-    async for message in client.runner.RunWorkflow(rpb.RunWorkflowRequest(workflow_id=workflow_id)):
-        kind = message.WhichOneof("payload")
-        if kind == "accepted":
-            to_accepted = time.perf_counter() - started
-        elif kind == "events" and not to_running:
-            if any(e.node_status == run_pb2.NODE_STATUS_RUNNING for e in message.events.events):
-                to_running = time.perf_counter() - started
-        elif kind == "finished":
-            finished = message.finished.run
+    request = rpb.RunWorkflowRequest(workflow_id=workflow_id)
+    to_accepted, to_running, finished = await _time_to_first_running(client, request)
     if finished is None or finished.status != SUCCEEDED or not to_running:
         raise AssertionError(f"fresh run of {workflow_id}: {finished}")
     await _check_persisted(client, finished.id, 2 * nodes + 2)
@@ -250,6 +240,16 @@ async def _resume(
     request = rpb.RunWorkflowRequest(
         workflow_id=workflow_id, environment=environment, resume=run_pb2.ResumeSpec(source_run_id=source_id)
     )
+    to_accepted, to_running, finished = await _time_to_first_running(client, request)
+    assert finished is not None and finished.status == FAILED
+    return to_accepted, to_running, finished
+
+
+async def _time_to_first_running(
+    client: Client, request: rpb.RunWorkflowRequest
+) -> tuple[float, float, run_pb2.Run | None]:
+    """Seconds from the call to RunAccepted and to the first RUNNING event, and the finished run,
+    followed to its end."""
     started = time.perf_counter()
     to_accepted = to_running = 0.0
     finished = None
@@ -262,7 +262,6 @@ async def _resume(
                 to_running = time.perf_counter() - started
         elif kind == "finished":
             finished = message.finished.run
-    assert finished is not None and finished.status == FAILED
     return to_accepted, to_running, finished
 
 
