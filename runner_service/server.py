@@ -48,7 +48,9 @@ class RunnerServer:
         the stopped runs deliver their end."""
         await self.built.health.enter_graceful_shutdown()
         await self.runner.close(self.shutdown_grace if grace is None else grace)
-        await self.built.stop(STREAM_FLUSH_GRACE if grace is None else min(grace, STREAM_FLUSH_GRACE))
+        # However short the nodes' grace (0 included), the ends just recorded still need their
+        # streams: stop() returns as soon as those calls complete.
+        await self.built.stop(STREAM_FLUSH_GRACE)
         await self.history_channel.close()
 
 
